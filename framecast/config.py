@@ -1,0 +1,202 @@
+"""`config.toml` parsed once into frozen, validated settings.
+
+Every key is checked at load: an unknown key (a typo) or a bad value is an error that names the
+table, the key, the value and what is allowed, so a reload that fails can keep the last good
+settings and say exactly why.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """The config file cannot be used; the message says where and why."""
+
+
+Colour = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "0.0.0.0"
+    port: int = 8000
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    source: str = "slideshow"
+    width: int = 1920
+    height: int = 1080
+    quality: int = 80
+    keepalive: float = 20.0
+
+
+@dataclass(frozen=True)
+class SlideshowSettings:
+    folder: Path = Path("images")
+    interval: float = 5.0
+    order: str = "name"
+    fit: str = "contain"
+    background: Colour = (0, 0, 0)
+    recursive: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = ServerSettings()
+    stream: StreamSettings = StreamSettings()
+    slideshow: SlideshowSettings = SlideshowSettings()
+
+
+Check = Callable[[Any], Any]
+"""Turns a raw TOML value into the setting's value, or raises ValueError saying what is allowed."""
+
+
+def _integer(low: int, high: int) -> Check:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"a whole number from {low} to {high}")
+        return value
+
+    return check
+
+
+def _number(low: float, high: float) -> Check:
+    def check(value: Any) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not low <= value <= high
+        ):
+            raise ValueError(f"a number from {low:g} to {high:g}")
+        return float(value)
+
+    return check
+
+
+def _choice(*allowed: str) -> Check:
+    def check(value: Any) -> str:
+        if value not in allowed:
+            raise ValueError("one of " + ", ".join(f'"{a}"' for a in allowed))
+        return str(value)
+
+    return check
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("a non-empty string")
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
+    return value
+
+
+_COLOUR = re.compile(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
+
+
+def _colour(value: Any) -> Colour:
+    match = _COLOUR.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError('a colour like "#000000" or "#fff"')
+    digits = match.group(1)
+    if len(digits) == 3:
+        digits = "".join(d * 2 for d in digits)
+    return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
+
+
+_TABLES: dict[str, dict[str, Check]] = {
+    "server": {"host": _text, "port": _integer(1, 65535)},
+    "stream": {
+        "source": _choice("slideshow"),
+        "width": _integer(16, 7680),
+        "height": _integer(16, 4320),
+        "quality": _integer(1, 95),
+        "keepalive": _number(1, 300),
+    },
+    "slideshow": {
+        "folder": _text,
+        "interval": _number(0.01, 86400),
+        "order": _choice("name", "mtime", "shuffle"),
+        "fit": _choice("contain", "cover"),
+        "background": _colour,
+        "recursive": _boolean,
+    },
+}
+
+
+def _checked(name: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The table's values that are present in `raw`, each checked; unknown keys are errors."""
+    checks = _TABLES[name]
+    unknown = sorted(set(raw) - set(checks))
+    if unknown:
+        raise ConfigError(
+            f"[{name}] has unknown key {unknown[0]!r}; allowed keys: {', '.join(checks)}"
+        )
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        try:
+            values[key] = checks[key](value)
+        except ValueError as allowed:
+            raise ConfigError(
+                f"[{name}] {key} = {_show(value)} is not allowed: expected {allowed}"
+            ) from None
+    return values
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
+
+
+def parse_settings(text: str, base_dir: Path) -> Settings:
+    """Settings from TOML text; relative paths resolve against `base_dir` (the config's folder)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"not valid TOML: {error}") from None
+    unknown = sorted(set(raw) - set(_TABLES))
+    if unknown:
+        raise ConfigError(
+            f"unknown table or key {unknown[0]!r}; allowed tables: "
+            + ", ".join(f"[{t}]" for t in _TABLES)
+        )
+    for name in _TABLES:
+        if not isinstance(raw.get(name, {}), dict):
+            raise ConfigError(f"{name!r} must be a table, written [{name}]")
+    slideshow = _checked("slideshow", raw.get("slideshow", {}))
+    folder = Path(slideshow.get("folder", SlideshowSettings.folder)).expanduser()
+    slideshow["folder"] = (base_dir / folder).resolve()
+    return Settings(
+        server=ServerSettings(**_checked("server", raw.get("server", {}))),
+        stream=StreamSettings(**_checked("stream", raw.get("stream", {}))),
+        slideshow=SlideshowSettings(**slideshow),
+    )
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and parse the config file; every problem is a ConfigError naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read: {error}") from None
+    try:
+        return parse_settings(text, path.resolve().parent)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None

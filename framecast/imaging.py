@@ -1,0 +1,135 @@
+"""Pure Pillow functions: read an image file safely, fit it to the output frame, encode JPEG.
+
+No threads and no state here; callers decide when and how often to call them.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .config import Colour
+
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+"""Refuse images above this many pixels before decoding them (Pillow's own warning limit)."""
+
+SLIDE_FILTER = Image.Resampling.BICUBIC
+"""Sharper than bilinear at 60% of Lanczos's cost; `reducing_gap` cuts big reductions first."""
+
+_ROTATED_ORIENTATIONS = {5, 6, 7, 8}
+_EXIF_ORIENTATION = 0x0112
+
+
+class UnreadableImage(Exception):
+    """A file that cannot be shown; the message is the reason, written for the user."""
+
+
+@dataclass(frozen=True)
+class RenderSpec:
+    """Everything that decides how a slide looks on the stream."""
+
+    width: int
+    height: int
+    fit: str
+    background: Colour
+    quality: int
+
+
+def probe(path: Path) -> tuple[int, int]:
+    """Read the header only: the image's size, or UnreadableImage saying why it is refused."""
+    with _open(path) as image:
+        return image.size
+
+
+def render_slide(path: Path, spec: RenderSpec) -> bytes:
+    """Decode, orient, fit and encode one slide file as a frame of the output size."""
+    with _open(path) as image:
+        width, height = image.size
+        try:
+            if image.getexif().get(_EXIF_ORIENTATION) in _ROTATED_ORIENTATIONS:
+                width, height = height, width
+            image.draft("RGB", _fitted_size(width, height, spec))
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+        except (OSError, SyntaxError, ValueError) as error:
+            raise UnreadableImage(f"damaged or incomplete image ({error})") from None
+        frame = fit(_to_rgb(upright, spec.background), spec)
+    return encode_jpeg(frame, spec.quality, optimize=True)
+
+
+def _open(path: Path) -> Image.Image:
+    try:
+        if path.stat().st_size == 0:
+            raise UnreadableImage("empty file (0 bytes)")
+        image = Image.open(path)
+    except FileNotFoundError:
+        raise UnreadableImage("file disappeared before it could be read") from None
+    except PermissionError:
+        raise UnreadableImage("permission denied: the server cannot read this file") from None
+    except IsADirectoryError:
+        raise UnreadableImage("a folder, not a file") from None
+    except UnidentifiedImageError:
+        raise UnreadableImage("not an image Pillow can read") from None
+    except Image.DecompressionBombError:
+        raise UnreadableImage(f"too large: over {MAX_PIXELS // 1_000_000} megapixels") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise UnreadableImage(f"damaged image header ({error})") from None
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        image.close()
+        raise UnreadableImage(
+            f"too large: {width}×{height} pixels is over the "
+            f"{MAX_PIXELS // 1_000_000} megapixel limit (not decoded)"
+        )
+    return image
+
+
+def _fitted_size(width: int, height: int, spec: RenderSpec) -> tuple[int, int]:
+    """The size a width×height image takes on the frame (before cropping, for cover)."""
+    pick = min if spec.fit == "contain" else max
+    scale = pick(spec.width / width, spec.height / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _to_rgb(image: Image.Image, background: Colour) -> Image.Image:
+    """RGB, with transparency flattened onto the background and 16-bit grey scaled down."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        image = image.convert("I").point(lambda value: value / 256).convert("L")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", image.size, background)
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return image.convert("RGB")
+
+
+def fit(image: Image.Image, spec: RenderSpec) -> Image.Image:
+    """`image` scaled to the frame: letterboxed on the background (contain) or cropped (cover)."""
+    frame_size = (spec.width, spec.height)
+    if image.size == frame_size:
+        return image
+    width, height = image.size
+    if spec.fit == "cover":
+        scale = max(spec.width / width, spec.height / height)
+        crop_w, crop_h = spec.width / scale, spec.height / scale
+        left, top = (width - crop_w) / 2, (height - crop_h) / 2
+        box = (left, top, left + crop_w, top + crop_h)
+        return image.resize(frame_size, SLIDE_FILTER, box=box, reducing_gap=2.0)
+    size = _fitted_size(width, height, spec)
+    if size != image.size:
+        image = image.resize(size, SLIDE_FILTER, reducing_gap=2.0)
+    frame = Image.new("RGB", frame_size, spec.background)
+    frame.paste(image, ((spec.width - size[0]) // 2, (spec.height - size[1]) // 2))
+    return frame
+
+
+def encode_jpeg(image: Image.Image, quality: int, optimize: bool = False) -> bytes:
+    """Baseline 4:2:0 JPEG, which every MJPEG decoder in a TV browser accepts."""
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality, subsampling="4:2:0", optimize=optimize)
+    return buffer.getvalue()

@@ -1,0 +1,177 @@
+"""The one thread that decides what is on the stream, renders it once and publishes it.
+
+It owns the folder playlist (replacing it when the folder setting changes), times the slides,
+renders the next slide ahead so it goes out on time, and publishes only when what is shown
+changes: an idle show costs nothing here, and the web layer re-sends for keepalive.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from .config import Settings, SlideshowSettings
+from .hub import FrameHub
+from .imaging import RenderSpec, UnreadableImage, encode_jpeg
+from .ordering import Slide
+from .placeholder import render_message
+from .renderer import SlideRenderer
+from .sources.folder import FolderPlaylist
+
+log = logging.getLogger(__name__)
+
+PlaylistFactory = Callable[[SlideshowSettings, Callable[[], None]], FolderPlaylist]
+
+
+def folder_playlist(settings: SlideshowSettings, on_change: Callable[[], None]) -> FolderPlaylist:
+    return FolderPlaylist(settings.folder, settings.recursive, settings.order, on_change)
+
+
+def render_spec(settings: Settings) -> RenderSpec:
+    return RenderSpec(
+        settings.stream.width,
+        settings.stream.height,
+        settings.slideshow.fit,
+        settings.slideshow.background,
+        settings.stream.quality,
+    )
+
+
+class SlideshowProducer:
+    """Turns the playlist into published frames.
+
+    `start`, `stop` and `apply` are called by the server (apply from the config watcher's
+    thread); everything else runs on the producer's own thread. Status properties are read by
+    HTTP threads.
+    """
+
+    def __init__(
+        self,
+        hub: FrameHub,
+        settings: Settings,
+        renderer: SlideRenderer | None = None,
+        playlist_factory: PlaylistFactory = folder_playlist,
+    ) -> None:
+        self._hub = hub
+        self._renderer = renderer or SlideRenderer()
+        self._playlist_factory = playlist_factory
+        self._settings = settings
+        self._wake = threading.Event()
+        self._stopping = False
+        self._playlist: FolderPlaylist | None = None
+        self._current: Slide | None = None
+        self._shown: tuple[object, ...] | None = None
+        self._shown_at = 0.0
+        self._thread = threading.Thread(target=self._run, name="producer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+
+    def apply(self, settings: Settings) -> None:
+        """Take new settings; the producer thread acts on them at once."""
+        self._settings = settings
+        self._wake.set()
+
+    # --- status (HTTP threads) --------------------------------------------------------------
+
+    @property
+    def slide(self) -> str | None:
+        current = self._current
+        return current.name if current else None
+
+    @property
+    def playlist(self) -> FolderPlaylist | None:
+        return self._playlist
+
+    # --- producer thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                timeout = self._step(self._settings)
+                self._wake.wait(timeout)
+        finally:
+            if self._playlist is not None:
+                self._playlist.stop()
+
+    def _step(self, settings: Settings) -> float:
+        """Bring the stream up to date; returns how long to sleep unless woken."""
+        playlist = self._ensure_playlist(settings.slideshow)
+        playlist.set_order(settings.slideshow.order)
+        spec = render_spec(settings)
+        now = time.monotonic()
+        interval = settings.slideshow.interval
+        current = self._current and playlist.lookup(self._current.path)
+        if current is None or now >= self._shown_at + interval:
+            current = playlist.advance(self._current)
+            self._shown_at = now
+        self._current = current
+        if current is None:
+            self._show_placeholder(playlist, spec)
+            return interval
+        try:
+            jpeg = self._renderer.render(current, spec)
+        except UnreadableImage as error:
+            playlist.report_unreadable(current, str(error))
+            self._current = None
+            return 0
+        self._show(("slide", current, spec), lambda: jpeg, spec)
+        self._prepare_next(playlist, current, spec)
+        return max(0.0, self._shown_at + interval - time.monotonic())
+
+    def _ensure_playlist(self, settings: SlideshowSettings) -> FolderPlaylist:
+        playlist = self._playlist
+        if playlist and (playlist.folder, playlist.recursive) == (
+            settings.folder,
+            settings.recursive,
+        ):
+            return playlist
+        if playlist is not None:
+            playlist.stop()
+            log.info("Slide folder changed to %s", settings.folder)
+        self._current = None
+        self._playlist = self._playlist_factory(settings, self._wake.set)
+        self._playlist.start()
+        return self._playlist
+
+    def _prepare_next(self, playlist: FolderPlaylist, current: Slide, spec: RenderSpec) -> None:
+        """Render the slide after `current` now, so it is published the moment it is due."""
+        upcoming = playlist.peek(current)
+        if upcoming is None or upcoming == current:
+            return
+        try:
+            self._renderer.render(upcoming, spec)
+        except UnreadableImage as error:
+            playlist.report_unreadable(upcoming, str(error))
+
+    def _show_placeholder(self, playlist: FolderPlaylist, spec: RenderSpec) -> None:
+        exists = playlist.folder_exists
+        if exists is None:
+            return
+        folder = str(playlist.folder)
+        if exists:
+            title, lines = "No images yet", [f"Drop images into {folder}"]
+            skipped = len(playlist.skipped())
+            if skipped:
+                lines.append(f"{skipped} file(s) skipped: see /status")
+        else:
+            title, lines = "Folder not found", [f"Create {folder} and drop images into it"]
+        self._show(
+            ("placeholder", title, tuple(lines), spec),
+            lambda: encode_jpeg(render_message(title, lines, spec), spec.quality),
+            spec,
+        )
+
+    def _show(self, key: tuple[object, ...], jpeg: Callable[[], bytes], spec: RenderSpec) -> None:
+        """Publish the frame `key` names, unless it is already what the stream shows."""
+        if key != self._shown:
+            self._hub.publish(jpeg(), spec.width, spec.height)
+            self._shown = key

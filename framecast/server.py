@@ -1,0 +1,190 @@
+"""Command line, wiring and lifetime: builds the parts, serves HTTP, stops cleanly on a signal."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from .config import ConfigError, Settings, load_settings
+from .config_watch import ConfigWatcher
+from .hub import FrameHub
+from .netinfo import local_addresses
+from .producer import SlideshowProducer
+from .web import create_app
+
+log = logging.getLogger("framecast")
+
+LISTEN_BACKLOG = 512
+EXIT_BAD_START = 2
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler without a line per request and without a version in `Server`."""
+
+    def version_string(self) -> str:
+        return "Framecast"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+
+class Framecast:
+    """Owns every running part and the threads they start; one per process, or per test."""
+
+    def __init__(self, config_path: Path, settings: Settings) -> None:
+        self.hub = FrameHub()
+        self.producer = SlideshowProducer(self.hub, settings)
+        self.watcher = ConfigWatcher(config_path, settings, self._apply)
+        self.app = create_app(self.hub, self.status, lambda: self.watcher.settings.stream.keepalive)
+        self._started = time.monotonic()
+        self._instance = secrets.token_hex(8)
+
+    def status(self) -> dict[str, Any]:
+        """What `/status` reports, apart from the hub's own counters (HTTP threads)."""
+        settings = self.watcher.settings
+        playlist = self.producer.playlist
+        return {
+            "source": settings.stream.source,
+            "slide": self.producer.slide,
+            "slides": playlist.count if playlist else 0,
+            "folder": str(settings.slideshow.folder),
+            "uptime_s": round(time.monotonic() - self._started, 3),
+            "skipped": playlist.skipped() if playlist else [],
+            "config_error": self.watcher.error,
+            "instance": self._instance,
+        }
+
+    def _apply(self, old: Settings, new: Settings) -> None:
+        """Called on the config watcher's thread after a successful reload."""
+        if old.server != new.server:
+            log.warning("[server] changes take effect when the server is restarted")
+        self.producer.apply(new)
+
+    def start(self) -> None:
+        self.producer.start()
+        self.watcher.start()
+
+    def stop(self) -> None:
+        """End every stream and join every thread this object started."""
+        self.hub.close()
+        self.watcher.stop()
+        self.producer.stop()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="slideshow.py",
+        description="Stream a folder of images to every TV browser on the network as MJPEG.",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        help="the settings file, watched and applied while running (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--host", help="address to listen on, overriding [server] host (0.0.0.0 = every address)"
+    )
+    parser.add_argument("--port", type=int, help="TCP port, overriding [server] port")
+    return parser.parse_args(argv)
+
+
+def open_listener(host: str, port: int) -> socket.socket:
+    """A listening socket with a backlog sized for a building full of screens."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if os.name == "posix":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _bind_problem(error: OSError, host: str, port: int) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return f"port {port} is already in use by another program: stop it or choose --port"
+    if error.errno == errno.EACCES:
+        return f"not allowed to listen on port {port}: choose a port above 1023"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine: check [server] host or --host"
+    return f"cannot listen on {host}:{port}: {error.strerror or error}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S"
+    )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as error:
+        log.error("Cannot start: %s", error)
+        return EXIT_BAD_START
+    host = args.host or settings.server.host
+    port = settings.server.port if args.port is None else args.port
+    try:
+        listener = open_listener(host, port)
+    except OSError as error:
+        log.error("Cannot start: %s", _bind_problem(error, host, port))
+        return EXIT_BAD_START
+    framecast = Framecast(args.config, settings)
+    httpd = make_server(
+        host,
+        port,
+        framecast.app,
+        threaded=True,
+        request_handler=QuietRequestHandler,
+        fd=listener.fileno(),
+    )
+    return _serve(framecast, httpd, host, listener.getsockname()[1])
+
+
+def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int) -> int:
+    """Run until SIGINT or SIGTERM; a second signal exits at once."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            os._exit(128 + signum)
+        log.info("Stopping (%s)", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    framecast.start()
+    http_thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="http", daemon=True
+    )
+    http_thread.start()
+    urls = [f"http://{address}:{port}/" for address in local_addresses(host)]
+    log.info("Framecast is streaming: open %s on a TV browser", " or ".join(urls))
+    while not stop.wait(1.0):
+        pass
+    framecast.stop()
+    httpd.shutdown()
+    http_thread.join()
+    log.info("Stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Where frames come from: each source knows nothing of HTTP."""

@@ -1,0 +1,79 @@
+/* Framecast player: shows /stream in one <img> and keeps it alive with no one at the TV.
+ * Plain ES5 for old TV browsers. Chromium fires no `error` when a stream is cut, so the page
+ * asks /status every few seconds whether its own stream is still open, notices a restarted
+ * server by its instance id, and reconnects with backoff (1, 2, 4 ... capped at 10 s).
+ * With ?mode=poll it shows /snapshot.jpg instead, reloaded whenever a new frame is published.
+ */
+(function () {
+  var STATUS_EVERY_MS = 5000;
+  var POLL_EVERY_MS = 1000;
+  var FIRST_BACKOFF_MS = 1000;
+  var MAX_BACKOFF_MS = 10000;
+  var img = document.getElementById('screen');
+  var pollMode = /[?&]mode=poll(&|$)/.test(window.location.search);
+  var streamId = Math.random().toString(36).slice(2) + new Date().getTime().toString(36);
+  var backoff = FIRST_BACKOFF_MS;
+  var instance = null;
+  var frames = null;
+  var broken = false;
+  var notOpen = 0;
+  var timer = null;
+
+  function getJson(url, done) {
+    var xhr = new XMLHttpRequest();
+    var finished = false;
+    function finish(data) { if (!finished) { finished = true; done(data); } }
+    xhr.onreadystatechange = function () {
+      if (xhr.readyState !== 4) { return; }
+      var data = null;
+      if (xhr.status === 200) { try { data = JSON.parse(xhr.responseText); } catch (e) { data = null; } }
+      finish(data);
+    };
+    xhr.open('GET', url, true);
+    try { xhr.timeout = 4000; xhr.ontimeout = function () { finish(null); }; } catch (e) { /* old browsers */ }
+    xhr.send();
+  }
+
+  function stamp() { return new Date().getTime(); }
+
+  function connect() {
+    notOpen = 0;
+    if (pollMode) {
+      img.src = '/snapshot.jpg?t=' + stamp();
+    } else {
+      img.src = '/stream?id=' + streamId + '&t=' + stamp();
+    }
+  }
+
+  function later(ms) {
+    if (timer) { clearTimeout(timer); }
+    timer = setTimeout(check, ms);
+  }
+
+  function fail() {
+    broken = true;
+    later(backoff);
+    backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+  }
+
+  function check() {
+    getJson('/status' + (pollMode ? '' : '?stream=' + streamId), function (status) {
+      if (!status) { fail(); return; }
+      var restarted = instance !== null && status.instance !== instance;
+      instance = status.instance;
+      if (pollMode) {
+        if (broken || restarted || status.frames !== frames) { frames = status.frames; connect(); }
+      } else {
+        notOpen = status.stream_open ? 0 : notOpen + 1;
+        if (broken || restarted || notOpen >= 2) { connect(); }
+      }
+      broken = false;
+      backoff = FIRST_BACKOFF_MS;
+      later(pollMode ? POLL_EVERY_MS : STATUS_EVERY_MS);
+    });
+  }
+
+  img.onerror = function () { if (!broken) { fail(); } };
+  connect();
+  later(pollMode ? POLL_EVERY_MS : STATUS_EVERY_MS);
+}());

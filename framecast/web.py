@@ -1,0 +1,135 @@
+"""The HTTP face: the player page, the MJPEG stream, a snapshot, status and health.
+
+It only reads the hub and a status callback; it knows nothing of how frames are made.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from importlib import resources
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+from . import mjpeg
+from .hub import FrameHub
+
+log = logging.getLogger(__name__)
+
+NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate", "Pragma": "no-cache"}
+STREAM_HEADERS = {**NO_STORE, "X-Accel-Buffering": "no"}
+MAX_STREAM_ID = 64
+
+
+class OpenStreams:
+    """Which page-chosen stream ids are connected now, so a page can tell its stream was cut."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: Counter[str] = Counter()
+
+    def add(self, stream_id: str) -> None:
+        with self._lock:
+            self._ids[stream_id] += 1
+
+    def remove(self, stream_id: str) -> None:
+        with self._lock:
+            self._ids[stream_id] -= 1
+            if self._ids[stream_id] <= 0:
+                del self._ids[stream_id]
+
+    def __contains__(self, stream_id: str) -> bool:
+        with self._lock:
+            return stream_id in self._ids
+
+
+def create_app(
+    hub: FrameHub,
+    status: Callable[[], dict[str, Any]],
+    keepalive: Callable[[], float],
+) -> Flask:
+    """A Flask app serving `hub`; `status` and `keepalive` are read on every request."""
+    app = Flask(__name__)
+    templates = resources.files(__package__).joinpath("templates")
+    page = templates.joinpath("index.html").read_bytes()
+    script = templates.joinpath("player.js").read_bytes()
+    open_streams = OpenStreams()
+    app.extensions["framecast"] = {"hub": hub, "open_streams": open_streams}
+
+    @app.get("/")
+    def index() -> Response:
+        return Response(page, mimetype="text/html", headers=NO_STORE)
+
+    @app.get("/player.js")
+    def player_js() -> Response:
+        return Response(script, mimetype="text/javascript", headers=NO_STORE)
+
+    @app.get("/stream")
+    def stream() -> Response:
+        stream_id = request.args.get("id", "")[:MAX_STREAM_ID]
+        address = request.remote_addr or "?"
+        body = _stream_body(hub, keepalive, open_streams, stream_id, address)
+        return Response(body, mimetype=mjpeg.MIMETYPE, headers=STREAM_HEADERS)
+
+    @app.get("/snapshot.jpg")
+    def snapshot() -> Response:
+        frame = hub.latest()
+        if frame is None:
+            return Response("no frame yet\n", status=503, mimetype="text/plain", headers=NO_STORE)
+        return Response(frame.jpeg, mimetype="image/jpeg", headers=NO_STORE)
+
+    @app.get("/status")
+    def status_json() -> Response:
+        body = status()
+        body["clients"] = hub.clients
+        body["frames"] = hub.frames
+        stream_id = request.args.get("stream")
+        if stream_id is not None:
+            body["stream_open"] = stream_id[:MAX_STREAM_ID] in open_streams
+        response = jsonify(body)
+        response.headers.update(NO_STORE)
+        return response
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response("ok", mimetype="text/plain", headers=NO_STORE)
+
+    return app
+
+
+def _stream_body(
+    hub: FrameHub,
+    keepalive: Callable[[], float],
+    open_streams: OpenStreams,
+    stream_id: str,
+    address: str,
+) -> Iterator[bytes]:
+    """The multipart body for one client; runs on that client's HTTP thread.
+
+    Sends the current frame at once, then each newer frame, and the current frame again after
+    `keepalive` seconds of silence. Ends when the client goes (the server closes the iterator)
+    or the hub closes at shutdown.
+    """
+    with hub.subscribe():
+        open_streams.add(stream_id)
+        log.info("Client %s connected (%d watching)", address, hub.clients)
+        try:
+            yield from mjpeg.parts(_jpegs(hub, keepalive))
+        finally:
+            open_streams.remove(stream_id)
+            log.info("Client %s left (%d watching)", address, hub.clients - 1)
+
+
+def _jpegs(hub: FrameHub, keepalive: Callable[[], float]) -> Iterator[bytes]:
+    frame = hub.latest()
+    while frame is None and not hub.closed:
+        frame = hub.wait_newer(0, keepalive())
+    while frame is not None:
+        yield frame.jpeg
+        newer = hub.wait_newer(frame.seq, keepalive())
+        if hub.closed:
+            return
+        frame = newer or frame
