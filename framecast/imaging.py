@@ -6,6 +6,7 @@ No threads and no state here; callers decide when and how often to call them.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,18 +74,21 @@ def _open(path: Path) -> Image.Image:
         raise UnreadableImage("a folder, not a file") from None
     except UnidentifiedImageError:
         raise UnreadableImage("not an image Pillow can read") from None
-    except Image.DecompressionBombError:
-        raise UnreadableImage(f"too large: over {MAX_PIXELS // 1_000_000} megapixels") from None
+    except Image.DecompressionBombError as error:
+        counted = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"{int(counted.group(1)) // 1_000_000} megapixels" if counted else "the image"
+        raise UnreadableImage(_too_large(size)) from None
     except (OSError, SyntaxError, ValueError) as error:
         raise UnreadableImage(f"damaged image header ({error})") from None
     width, height = image.size
     if width * height > MAX_PIXELS:
         image.close()
-        raise UnreadableImage(
-            f"too large: {width}×{height} pixels is over the "
-            f"{MAX_PIXELS // 1_000_000} megapixel limit (not decoded)"
-        )
+        raise UnreadableImage(_too_large(f"{width}×{height} pixels"))
     return image
+
+
+def _too_large(size: str) -> str:
+    return f"too large: {size} is over the {MAX_PIXELS // 1_000_000} megapixel limit (not decoded)"
 
 
 def _fitted_size(width: int, height: int, spec: RenderSpec) -> tuple[int, int]:

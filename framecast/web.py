@@ -6,7 +6,11 @@ It only reads the hub and a status callback; it knows nothing of how frames are 
 from __future__ import annotations
 
 import logging
+import math
+import select
+import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from importlib import resources
@@ -15,13 +19,14 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from . import mjpeg
-from .hub import FrameHub
+from .hub import Frame, FrameHub
 
 log = logging.getLogger(__name__)
 
 NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate", "Pragma": "no-cache"}
 STREAM_HEADERS = {**NO_STORE, "X-Accel-Buffering": "no"}
 MAX_STREAM_ID = 64
+HANG_UP_CHECK_SECONDS = 1.0
 
 
 class OpenStreams:
@@ -71,7 +76,8 @@ def create_app(
     def stream() -> Response:
         stream_id = request.args.get("id", "")[:MAX_STREAM_ID]
         address = request.remote_addr or "?"
-        body = _stream_body(hub, keepalive, open_streams, stream_id, address)
+        hung_up = _hang_up_check(request.environ.get("werkzeug.socket"))
+        body = _stream_body(hub, keepalive, hung_up, open_streams, stream_id, address)
         return Response(body, mimetype=mjpeg.MIMETYPE, headers=STREAM_HEADERS)
 
     @app.get("/snapshot.jpg")
@@ -100,9 +106,27 @@ def create_app(
     return app
 
 
+def _hang_up_check(sock: socket.socket | None) -> Callable[[], bool]:
+    """Whether the client has closed its end: a stream client sends nothing after its request,
+    so a readable socket means end of file. Without this a closed TV would only be noticed at
+    the next write, up to a whole keepalive later."""
+
+    def hung_up() -> bool:
+        if sock is None:
+            return False
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
+    return hung_up
+
+
 def _stream_body(
     hub: FrameHub,
     keepalive: Callable[[], float],
+    hung_up: Callable[[], bool],
     open_streams: OpenStreams,
     stream_id: str,
     address: str,
@@ -117,19 +141,24 @@ def _stream_body(
         open_streams.add(stream_id)
         log.info("Client %s connected (%d watching)", address, hub.clients)
         try:
-            yield from mjpeg.parts(_jpegs(hub, keepalive))
+            yield from mjpeg.parts(_jpegs(hub, keepalive, hung_up))
         finally:
             open_streams.remove(stream_id)
             log.info("Client %s left (%d watching)", address, hub.clients - 1)
 
 
-def _jpegs(hub: FrameHub, keepalive: Callable[[], float]) -> Iterator[bytes]:
-    frame = hub.latest()
-    while frame is None and not hub.closed:
-        frame = hub.wait_newer(0, keepalive())
-    while frame is not None:
+def _jpegs(
+    hub: FrameHub, keepalive: Callable[[], float], hung_up: Callable[[], bool]
+) -> Iterator[bytes]:
+    """The current frame, then each newer one, the same again after `keepalive` of silence."""
+    frame: Frame | None = None
+    resend_at = math.inf
+    while not hub.closed and not hung_up():
+        wait = max(0.0, min(HANG_UP_CHECK_SECONDS, resend_at - time.monotonic()))
+        newer = hub.wait_newer(frame.seq if frame else 0, wait)
+        if newer is not None:
+            frame = newer
+        elif frame is None or time.monotonic() < resend_at:
+            continue
+        resend_at = time.monotonic() + keepalive()
         yield frame.jpeg
-        newer = hub.wait_newer(frame.seq, keepalive())
-        if hub.closed:
-            return
-        frame = newer or frame

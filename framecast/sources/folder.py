@@ -213,7 +213,7 @@ class FolderPlaylist:
         now = time.time()
         for path in sorted(found, key=lambda p: natural_key(self._name(p))):
             signature = found[path]
-            settled = now - signature[0] / 1e9 >= SETTLE_SECONDS
+            settled = first_look or now - signature[0] / 1e9 >= SETTLE_SECONDS
             item = _Pending(0.0, settled, None if settled else signature, not first_look)
             if settled:
                 self._examine(path, item)

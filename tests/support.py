@@ -1,0 +1,230 @@
+"""Real parts for tests: a server process on a loopback port, a raw /stream reader, pixels."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import io
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+RED = (220, 30, 30)
+GREEN = (30, 200, 60)
+BLUE = (30, 60, 220)
+YELLOW = (230, 210, 40)
+
+
+def wait_for(
+    condition: Callable[[], T], timeout: float = 5.0, interval: float = 0.02, what: str = ""
+) -> T:
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def solid(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (320, 180)) -> Path:
+    """Write a one-colour image; the format follows the file's extension."""
+    image = Image.new("RGB", size, colour)
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG"}.get(path.suffix.lower())
+    image.save(path, fmt) if fmt else image.save(path)
+    return path
+
+
+def bomb_png(path: Path, side: int = 30000) -> Path:
+    """A real PNG header claiming side×side pixels: 900 megapixels if it were decoded."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    rows = zlib.compress(b"\0" * (1 + side // 8) * 16)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def drop_atomically(folder: Path, name: str, colour: tuple[int, int, int]) -> Path:
+    """Write an image under a temporary name, then rename it in, as careful copiers do."""
+    temporary = folder / f".{name}.part"
+    solid(temporary.with_suffix(Path(name).suffix), colour)
+    target = folder / name
+    os.replace(temporary.with_suffix(Path(name).suffix), target)
+    return target
+
+
+def close_to(pixel: tuple[int, ...], colour: tuple[int, int, int], tolerance: int = 24) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel[:3], colour, strict=True))
+
+
+def centre(jpeg: bytes) -> tuple[int, ...]:
+    image = Image.open(io.BytesIO(jpeg)).convert("RGB")
+    return tuple(image.getpixel((image.width // 2, image.height // 2)))  # type: ignore[arg-type]
+
+
+def write_config(path: Path, text: str) -> None:
+    """Replace the config the way editors save: a new file renamed over the old one."""
+    temporary = path.with_name(path.name + ".new")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+class Server:
+    """`python slideshow.py` in a subprocess on a free loopback port, log kept in a file."""
+
+    def __init__(self, config: Path, port: int | None = None, wrapper: list[str] | None = None):
+        self.config = config
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = config.with_name(f"server-{self.port}.log")
+        self._log = self.log_path.open("ab")
+        command = [sys.executable, str(ROOT / "slideshow.py"), "--config", str(config)]
+        command += ["--host", "127.0.0.1", "--port", str(self.port)]
+        self.process = subprocess.Popen(
+            (wrapper or []) + command, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+
+    def wait_ready(self, timeout: float = 10.0) -> Server:
+        def ready() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited early:\n{self.log()}")
+            try:
+                return self.get("/healthz")[0] == 200
+            except OSError:
+                return False
+
+        wait_for(ready, timeout, what="the server to answer /healthz")
+        return self
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def status(self) -> dict[str, Any]:
+        code, body = self.get("/status")
+        assert code == 200
+        return dict(json.loads(body))
+
+    def snapshot_centre(self) -> tuple[int, ...] | None:
+        code, body = self.get("/snapshot.jpg")
+        return centre(body) if code == 200 else None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+class StreamReader:
+    """A real HTTP client on /stream that splits the multipart body into JPEG frames.
+
+    A part is complete when the next part's headers arrive, as browsers see it. Reads on its own
+    thread; `frames` holds (arrival time, jpeg bytes).
+    """
+
+    def __init__(self, port: int, path: str = "/stream") -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.connection.request("GET", path)
+        self._socket = self.connection.sock
+        self.response = self.connection.getresponse()
+        self.headers = dict(self.response.getheaders())
+        self.frames: list[tuple[float, bytes]] = []
+        self.received = 0
+        self.closed = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        separator = b"\r\n--frame\r\n"
+        buffer = b""
+        try:
+            while True:
+                chunk = self.response.read1(65536)
+                if not chunk:
+                    break
+                buffer += chunk
+                self.received += len(chunk)
+                while True:
+                    start = buffer.find(b"\r\n\r\n")
+                    end = buffer.find(separator, start + 4) if start >= 0 else -1
+                    if end < 0:
+                        break
+                    jpeg = buffer[start + 4 : end]
+                    with self._lock:
+                        self.frames.append((time.monotonic(), jpeg))
+                    buffer = buffer[end + 2 :]
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+        finally:
+            self.closed.set()
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.frames)
+
+    def latest(self) -> bytes | None:
+        with self._lock:
+            return self.frames[-1][1] if self.frames else None
+
+    def latest_centre(self) -> tuple[int, ...] | None:
+        jpeg = self.latest()
+        return centre(jpeg) if jpeg else None
+
+    def wait_colour(self, colour: tuple[int, int, int], timeout: float = 5.0) -> None:
+        wait_for(
+            lambda: (c := self.latest_centre()) is not None and close_to(c, colour),
+            timeout,
+            what=f"a frame of colour {colour} (latest {self.latest_centre()})",
+        )
+
+    def close(self) -> None:
+        """Hang up as a TV does when it is switched off."""
+        with contextlib.suppress(OSError):
+            self._socket.shutdown(socket.SHUT_RDWR)
+        self.connection.close()
+        self.closed.wait(5)

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from support import BLUE, GREEN, RED, bomb_png, close_to
+
+from framecast.imaging import RenderSpec, UnreadableImage, probe, render_slide
+
+SPEC = RenderSpec(320, 180, "contain", (0, 0, 0), 90)
+
+
+def pixels(jpeg: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(jpeg))
+    assert image.format == "JPEG"
+    return image.convert("RGB")
+
+
+def two_tone(
+    size: tuple[int, int], left: tuple[int, int, int], right: tuple[int, int, int]
+) -> Image.Image:
+    image = Image.new("RGB", size, left)
+    image.paste(right, (size[0] // 2, 0, size[0], size[1]))
+    return image
+
+
+def test_contain_letterboxes_a_portrait_image_on_the_background(tmp_path: Path) -> None:
+    path = tmp_path / "portrait.png"
+    Image.new("RGB", (90, 160), RED).save(path)
+    frame = pixels(render_slide(path, RenderSpec(320, 180, "contain", (0, 0, 255), 90)))
+    assert frame.size == (320, 180)
+    assert close_to(frame.getpixel((160, 90)), RED)
+    assert close_to(frame.getpixel((10, 90)), (0, 0, 255))
+    assert close_to(frame.getpixel((310, 90)), (0, 0, 255))
+
+
+def test_cover_fills_the_frame_and_crops(tmp_path: Path) -> None:
+    path = tmp_path / "portrait.png"
+    image = Image.new("RGB", (90, 160), GREEN)
+    image.paste(RED, (0, 0, 90, 20))
+    image.save(path)
+    frame = pixels(render_slide(path, RenderSpec(320, 180, "cover", (0, 0, 255), 90)))
+    for x, y in ((3, 90), (316, 90), (160, 3), (160, 176)):
+        assert close_to(frame.getpixel((x, y)), GREEN)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"])
+def test_every_common_format_is_read_by_content_not_extension(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / "no-extension-hint.dat"
+    Image.new("RGB", (64, 36), BLUE).save(path, fmt)
+    assert probe(path) == (64, 36)
+    assert close_to(pixels(render_slide(path, SPEC)).getpixel((160, 90)), BLUE, 30)
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    path = tmp_path / "phone.jpg"
+    sideways = two_tone((160, 90), RED, BLUE)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    sideways.save(path, exif=exif, quality=95)
+    frame = pixels(render_slide(path, RenderSpec(180, 320, "cover", (0, 0, 0), 90)))
+    assert close_to(frame.getpixel((90, 40)), RED, 40)
+    assert close_to(frame.getpixel((90, 280)), BLUE, 40)
+
+
+def test_transparency_is_flattened_onto_the_background(tmp_path: Path) -> None:
+    path = tmp_path / "logo.png"
+    Image.new("RGBA", (320, 180), (255, 0, 0, 0)).save(path)
+    frame = pixels(render_slide(path, RenderSpec(320, 180, "contain", (0, 255, 0), 90)))
+    assert close_to(frame.getpixel((160, 90)), (0, 255, 0))
+
+
+def test_sixteen_bit_grey_keeps_its_brightness(tmp_path: Path) -> None:
+    path = tmp_path / "scan.png"
+    Image.new("I;16", (64, 36), 32768).save(path)
+    grey = pixels(render_slide(path, SPEC)).getpixel((160, 90))
+    assert close_to(grey, (128, 128, 128), 8)
+
+
+def test_cmyk_jpeg(tmp_path: Path) -> None:
+    path = tmp_path / "print.jpg"
+    Image.new("CMYK", (64, 36), (0, 255, 255, 0)).save(path)
+    assert close_to(pixels(render_slide(path, SPEC)).getpixel((160, 90)), (255, 0, 0), 30)
+
+
+def test_large_jpeg_uses_draft_mode(tmp_path: Path) -> None:
+    path = tmp_path / "camera.jpg"
+    Image.new("RGB", (6000, 4000), RED).save(path, quality=90)
+    with Image.open(path) as image:
+        image.draft("RGB", (320, 213))
+        assert image.size == (750, 500)
+    assert close_to(pixels(render_slide(path, SPEC)).getpixel((160, 90)), RED)
+
+
+def test_decompression_bomb_is_refused_from_its_header(tmp_path: Path) -> None:
+    path = bomb_png(tmp_path / "bomb.png")
+    started = time.process_time()
+    with pytest.raises(
+        UnreadableImage, match="too large: 900 megapixels is over the 89 megapixel limit"
+    ):
+        probe(path)
+    with pytest.raises(UnreadableImage, match="too large"):
+        render_slide(path, SPEC)
+    assert time.process_time() - started < 0.5, "the bomb was decoded"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty file"),
+        (b"hello, I am a text file\n", "not an image"),
+    ],
+)
+def test_unreadable_files_say_why(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(content)
+    with pytest.raises(UnreadableImage, match=reason):
+        probe(path)
+
+
+def test_truncated_jpeg_is_refused_when_decoded(tmp_path: Path) -> None:
+    path = tmp_path / "cut.jpg"
+    buffer = io.BytesIO()
+    Image.effect_noise((640, 480), 50).convert("RGB").save(buffer, "JPEG")
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    assert probe(path) == (640, 480)
+    with pytest.raises(UnreadableImage, match="damaged or incomplete"):
+        render_slide(path, SPEC)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(UnreadableImage, match="disappeared"):
+        probe(tmp_path / "gone.jpg")
