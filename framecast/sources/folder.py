@@ -159,7 +159,7 @@ class FolderPlaylist:
                 if event.event_type != "modified":
                     self._next_scan = 0.0
             else:
-                complete = event.event_type in ("closed", "moved")
+                complete = event.event_type in ("closed", "moved", "deleted")
                 raws = [event.src_path, event.dest_path] if event.dest_path else [event.src_path]
                 for raw in raws:
                     path = Path(os.fsdecode(raw))
