@@ -1,0 +1,121 @@
+"""The player page in a real Chromium (Debian's package, driven by Playwright)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from support import BLUE, GREEN, RED, Server, close_to, drop_atomically, solid, wait_for
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: the test command installs it")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 480, "height": 270})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def screen_centre(page: Any) -> tuple[int, ...]:
+    shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
+    return tuple(shot.getpixel((shot.width // 2, shot.height // 2)))  # type: ignore[arg-type]
+
+
+def wait_screen(page: Any, colour: tuple[int, int, int], timeout: float) -> None:
+    wait_for(
+        lambda: close_to(screen_centre(page), colour, 30),
+        timeout,
+        interval=0.05,
+        what=f"{colour} on screen (now {screen_centre(page)})",
+    )
+
+
+def test_page_shows_the_slide_at_once_follows_changes_and_survives_a_restart(
+    images: Path, start_server: Callable[..., Server], page: Any, tmp_path: Path
+) -> None:
+    solid(images / "slide.png", RED)
+    server = start_server(interval=30, width=480, height=270)
+    opened = time.monotonic()
+    page.goto(server.url + "/", wait_until="commit")
+    wait_screen(page, RED, timeout=1.0)
+    assert time.monotonic() - opened < 1.0
+
+    layout = page.evaluate(
+        """() => ({
+            scroll: document.documentElement.scrollWidth > window.innerWidth
+                || document.documentElement.scrollHeight > window.innerHeight,
+            cursor: getComputedStyle(document.body).cursor,
+            background: getComputedStyle(document.body).backgroundColor,
+        })"""
+    )
+    assert layout == {"scroll": False, "cursor": "none", "background": "rgb(0, 0, 0)"}
+
+    drop_atomically(images, "slide.png", GREEN)
+    wait_screen(page, GREEN, timeout=2.0)
+
+    port = server.port
+    server.stop()
+    solid(images / "slide.png", BLUE)
+    restarted = Server(tmp_path / "config.toml", port=port).wait_ready()
+    try:
+        wait_screen(page, BLUE, timeout=20.0)
+    finally:
+        restarted.stop()
+
+
+def test_poll_mode_shows_snapshots_and_follows_changes(
+    images: Path, start_server: Callable[..., Server], page: Any
+) -> None:
+    solid(images / "slide.png", RED)
+    server = start_server(interval=30, width=480, height=270)
+    page.goto(server.url + "/?mode=poll", wait_until="commit")
+    wait_screen(page, RED, timeout=2.0)
+    assert server.status()["clients"] == 0, "poll mode must not open a stream"
+    drop_atomically(images, "slide.png", GREEN)
+    wait_screen(page, GREEN, timeout=3.0)
+
+
+def test_a_cut_stream_is_reopened_while_the_server_stays_up(
+    images: Path, start_server: Callable[..., Server], page: Any
+) -> None:
+    solid(images / "slide.png", RED)
+    server = start_server(interval=30, width=480, height=270)
+    page.goto(server.url + "/", wait_until="commit")
+    wait_screen(page, RED, timeout=2.0)
+    wait_for(lambda: server.status()["clients"] == 1, what="the page's stream")
+    page.evaluate("() => { document.getElementById('screen').src = 'data:,'; }")
+    wait_for(lambda: server.status()["clients"] == 0, what="the stream to be cut")
+    wait_for(lambda: server.status()["clients"] == 1, timeout=20, what="the page to reconnect")
+    wait_screen(page, RED, timeout=3.0)
