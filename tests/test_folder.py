@@ -70,6 +70,17 @@ def test_a_file_renamed_in_joins_within_a_second(
     assert names(playlist) == ["new.jpg"]
 
 
+def test_a_file_moved_in_from_another_folder_joins_within_a_second(
+    images: Path, watch: Callable[..., FolderPlaylist], tmp_path: Path
+) -> None:
+    playlist = watch()
+    outside = solid(tmp_path / "from-desktop.jpg", GREEN)
+    moved = time.monotonic()
+    os.replace(outside, images / "from-desktop.jpg")
+    wait_for(lambda: playlist.count == 1, timeout=1.0, what="the moved-in file")
+    assert time.monotonic() - moved < 1.0
+
+
 def test_a_slow_copy_joins_only_once_complete(
     images: Path, watch: Callable[..., FolderPlaylist], tmp_path: Path
 ) -> None:

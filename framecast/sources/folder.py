@@ -43,6 +43,14 @@ RESCAN_SECONDS = 30.0
 MISSING_POLL_SECONDS = 0.5
 
 
+def folder_observer() -> BaseObserver:
+    """The platform's observer; on Linux one that reports a file moved in from elsewhere as a
+    move (complete at once) rather than as a creation (which waits for a close that never comes)."""
+    if InotifyObserver is not None:
+        return InotifyObserver(generate_full_events=True)
+    return Observer()
+
+
 def is_ignored(name: str) -> bool:
     """Hidden and temporary files (and anything in a hidden folder) are never slides."""
     parts = name.split("/")
@@ -71,7 +79,7 @@ class FolderPlaylist:
         recursive: bool,
         order: str,
         on_change: Callable[[], None],
-        observer_factory: Callable[[], BaseObserver] = Observer,
+        observer_factory: Callable[[], BaseObserver] = folder_observer,
     ) -> None:
         self.folder = folder
         self.recursive = recursive
@@ -160,8 +168,7 @@ class FolderPlaylist:
                     self._next_scan = 0.0
             else:
                 complete = event.event_type in ("closed", "moved", "deleted")
-                raws = [event.src_path, event.dest_path] if event.dest_path else [event.src_path]
-                for raw in raws:
+                for raw in {event.src_path, event.dest_path} - {"", b""}:
                     path = Path(os.fsdecode(raw))
                     if path.parent == self.folder or self.recursive:
                         known = self._pending.get(path)
