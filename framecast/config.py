@@ -48,11 +48,29 @@ class SlideshowSettings:
     recursive: bool = False
 
 
+Region = tuple[int, int, int, int]
+
+MAX_FPS = 60.0
+
+
+@dataclass(frozen=True)
+class ScreenSettings:
+    monitor: int | str = 1
+    """mss numbering (1 = first monitor, 0 = all combined), or an output name like "HDMI-1"."""
+    region: Region | None = None
+    """[left, top, width, height] within the monitor; None = the whole monitor."""
+    fps: float = 15.0
+    """Frames per second to capture; values above MAX_FPS are capped when used."""
+    quality: int | None = None
+    """JPEG quality for screen frames; None = [stream] quality."""
+
+
 @dataclass(frozen=True)
 class Settings:
     server: ServerSettings = ServerSettings()
     stream: StreamSettings = StreamSettings()
     slideshow: SlideshowSettings = SlideshowSettings()
+    screen: ScreenSettings = ScreenSettings()
 
 
 Check = Callable[[Any], Any]
@@ -116,10 +134,43 @@ def _colour(value: Any) -> Colour:
     return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
 
 
+def _monitor(value: Any) -> int | str:
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 64:
+        raise ValueError('a monitor number (1 = first, 0 = all combined) or a name like "HDMI-1"')
+    return value
+
+
+def _region(value: Any) -> Region:
+    if (
+        not isinstance(value, list)
+        or len(value) != 4
+        or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
+        or value[0] < 0
+        or value[1] < 0
+        or value[2] <= 0
+        or value[3] <= 0
+    ):
+        raise ValueError("[left, top, width, height] in pixels, width and height 1 or more")
+    return (value[0], value[1], value[2], value[3])
+
+
+def _fps(value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"a number above 0 (frames per second; at most {MAX_FPS:g} are used)")
+    return float(value)
+
+
 _TABLES: dict[str, dict[str, Check]] = {
     "server": {"host": _text, "port": _integer(1, 65535)},
     "stream": {
-        "source": _choice("slideshow"),
+        "source": _choice("slideshow", "screen"),
         "width": _integer(16, 7680),
         "height": _integer(16, 4320),
         "quality": _integer(1, 95),
@@ -132,6 +183,12 @@ _TABLES: dict[str, dict[str, Check]] = {
         "fit": _choice("contain", "cover"),
         "background": _colour,
         "recursive": _boolean,
+    },
+    "screen": {
+        "monitor": _monitor,
+        "region": _region,
+        "fps": _fps,
+        "quality": _integer(1, 95),
     },
 }
 
@@ -185,6 +242,7 @@ def parse_settings(text: str, base_dir: Path) -> Settings:
         server=ServerSettings(**_checked("server", raw.get("server", {}))),
         stream=StreamSettings(**_checked("stream", raw.get("stream", {}))),
         slideshow=SlideshowSettings(**slideshow),
+        screen=ScreenSettings(**_checked("screen", raw.get("screen", {}))),
     )
 
 

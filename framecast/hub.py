@@ -9,41 +9,57 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class Frame:
-    """One encoded frame, shared read-only by every client."""
+    """One encoded frame, shared read-only by every client.
+
+    A *standing* frame (a slide, a message) stays true until replaced; a live frame (the screen)
+    is only known to be current while its source keeps confirming it.
+    """
 
     jpeg: bytes
     seq: int
     width: int
     height: int
     published_at: float
+    standing: bool = True
 
 
 class FrameHub:
-    """A latest-value slot under a condition variable.
+    """A latest-value slot under a condition variable, and a count of who wants frames.
 
-    `publish` is called by the producer thread; `wait_newer`, `latest` and `subscribe` by the
-    HTTP threads; `close` by the server's main thread at shutdown.
+    `publish` and `confirm` are called by the thread that makes frames; `wait_newer`, `latest`,
+    `current`, `subscribe` and `demand` by HTTP threads; `close` by the server's main thread at
+    shutdown. `on_demand` is called on the calling HTTP thread whenever the demand changes.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._frame: Frame | None = None
+        self._confirmed_at = 0.0
         self._clients = 0
+        self._demand = 0
         self._closed = False
+        self._demand_listeners: list[Callable[[], None]] = []
 
-    def publish(self, jpeg: bytes, width: int, height: int) -> Frame:
+    def publish(self, jpeg: bytes, width: int, height: int, standing: bool = True) -> Frame:
         with self._cond:
             seq = self._frame.seq + 1 if self._frame else 1
-            self._frame = Frame(jpeg, seq, width, height, time.monotonic())
+            self._frame = Frame(jpeg, seq, width, height, time.monotonic(), standing)
+            self._confirmed_at = self._frame.published_at
             self._cond.notify_all()
             return self._frame
+
+    def confirm(self) -> None:
+        """The source looked again and the latest frame still shows what it shows now."""
+        with self._cond:
+            self._confirmed_at = time.monotonic()
+            self._cond.notify_all()
 
     def latest(self) -> Frame | None:
         with self._cond:
@@ -62,18 +78,60 @@ class FrameHub:
                 self._cond.wait(remaining)
             return None
 
-    @contextmanager
-    def subscribe(self) -> Iterator[None]:
-        """Count one client for as long as the block runs."""
+    def current(self, timeout: float) -> Frame | None:
+        """A frame known to be current: a standing frame at once, a live one once its source has
+        looked again since this call (the caller holds `demand` so that it does)."""
+        asked = time.monotonic()
+        deadline = asked + timeout
         with self._cond:
-            self._clients += 1
-            self._cond.notify_all()
+            while not self._closed:
+                frame = self._frame
+                if frame is not None and (frame.standing or self._confirmed_at >= asked):
+                    return frame
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return frame
+                self._cond.wait(remaining)
+            return self._frame
+
+    def on_demand(self, listener: Callable[[], None]) -> None:
+        with self._cond:
+            self._demand_listeners.append(listener)
+
+    @contextmanager
+    def demand(self) -> Iterator[None]:
+        """Want frames for as long as the block runs (a live source runs only while wanted)."""
+        self._change_demand(+1)
         try:
             yield
         finally:
+            self._change_demand(-1)
+
+    @contextmanager
+    def subscribe(self) -> Iterator[None]:
+        """Count one stream client, which also wants frames, for as long as the block runs."""
+        with self._cond:
+            self._clients += 1
+        try:
+            with self.demand():
+                yield
+        finally:
             with self._cond:
                 self._clients -= 1
-                self._cond.notify_all()
+
+    def _change_demand(self, step: int) -> None:
+        with self._cond:
+            self._demand += step
+            listeners = list(self._demand_listeners)
+            self._cond.notify_all()
+        for listener in listeners:
+            listener()
+
+    @property
+    def wanted(self) -> bool:
+        """Whether anyone wants frames now."""
+        with self._cond:
+            return self._demand > 0
 
     @property
     def clients(self) -> int:

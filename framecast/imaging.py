@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import simplejpeg
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .config import Colour
@@ -20,6 +21,10 @@ MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 SLIDE_FILTER = Image.Resampling.BILINEAR
 """Pillow's bilinear is a true area filter when shrinking: within 1.5 dB PSNR of Lanczos (both
 near 50 dB) at under half its cost, measured in bench/bench_core.py."""
+
+SCREEN_FILTER = Image.Resampling.BOX
+"""An exact area average: the cheapest of Pillow's filters that does not alias when shrinking a
+live screen, where every frame pays for the resize (bench/bench_screen.py)."""
 
 _ROTATED_ORIENTATIONS = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
@@ -113,7 +118,9 @@ def _to_rgb(image: Image.Image, background: Colour) -> Image.Image:
     return image.convert("RGB")
 
 
-def fit(image: Image.Image, spec: RenderSpec) -> Image.Image:
+def fit(
+    image: Image.Image, spec: RenderSpec, resample: Image.Resampling = SLIDE_FILTER
+) -> Image.Image:
     """`image` scaled to the frame: letterboxed on the background (contain) or cropped (cover)."""
     frame_size = (spec.width, spec.height)
     if image.size == frame_size:
@@ -124,10 +131,10 @@ def fit(image: Image.Image, spec: RenderSpec) -> Image.Image:
         crop_w, crop_h = spec.width / scale, spec.height / scale
         left, top = (width - crop_w) / 2, (height - crop_h) / 2
         box = (left, top, left + crop_w, top + crop_h)
-        return image.resize(frame_size, SLIDE_FILTER, box=box, reducing_gap=2.0)
+        return image.resize(frame_size, resample, box=box, reducing_gap=2.0)
     size = _fitted_size(width, height, spec)
     if size != image.size:
-        image = image.resize(size, SLIDE_FILTER, reducing_gap=2.0)
+        image = image.resize(size, resample, reducing_gap=2.0)
     frame = Image.new("RGB", frame_size, spec.background)
     frame.paste(image, ((spec.width - size[0]) // 2, (spec.height - size[1]) // 2))
     return frame
@@ -138,3 +145,25 @@ def encode_jpeg(image: Image.Image, quality: int, optimize: bool = False) -> byt
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=quality, subsampling="4:2:0", optimize=optimize)
     return buffer.getvalue()
+
+
+def encode_screen(raw: bytes | bytearray, width: int, height: int, spec: RenderSpec) -> bytes:
+    """A captured BGRX frame as a JPEG of the output size.
+
+    At the output size it is encoded straight from the raw pixels (simplejpeg reads BGRX, so no
+    conversion and no copy); otherwise Pillow converts and scales it first.
+    """
+    if (width, height) == (spec.width, spec.height):
+        pixels = memoryview(raw).cast("B", (height, width, 4))
+        return _encode_pixels(pixels, "BGRX", spec.quality)
+    image = Image.frombuffer("RGB", (width, height), raw, "raw", "BGRX", 0, 1)
+    frame = fit(image, spec, SCREEN_FILTER)
+    pixels = memoryview(frame.tobytes()).cast("B", (spec.height, spec.width, 3))
+    return _encode_pixels(pixels, "RGB", spec.quality)
+
+
+def _encode_pixels(pixels: memoryview, colorspace: str, quality: int) -> bytes:
+    jpeg: bytes = simplejpeg.encode_jpeg(
+        pixels, quality=quality, colorspace=colorspace, colorsubsampling="420"
+    )
+    return jpeg

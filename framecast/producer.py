@@ -19,8 +19,12 @@ from .ordering import Slide
 from .placeholder import render_message
 from .renderer import SlideRenderer
 from .sources.folder import FolderPlaylist
+from .sources.screen import ScreenCapture
 
 log = logging.getLogger(__name__)
+
+SCREEN_CHECK_SECONDS = 1.0
+"""How often the producer looks at the screen source's demand when nothing wakes it."""
 
 PlaylistFactory = Callable[[SlideshowSettings, Callable[[], None]], FolderPlaylist]
 
@@ -64,6 +68,9 @@ class SlideshowProducer:
         self._current: Slide | None = None
         self._shown: tuple[object, ...] | None = None
         self._shown_at = 0.0
+        self._source = settings.stream.source
+        self._screen = ScreenCapture(hub, settings)
+        hub.on_demand(self._wake.set)
         self._thread = threading.Thread(target=self._run, name="producer", daemon=True)
 
     def start(self) -> None:
@@ -90,6 +97,9 @@ class SlideshowProducer:
     def playlist(self) -> FolderPlaylist | None:
         return self._playlist
 
+    def screen_status(self) -> dict[str, object]:
+        return self._screen.status()
+
     # --- producer thread --------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -99,12 +109,36 @@ class SlideshowProducer:
                 timeout = self._step(self._settings)
                 self._wake.wait(timeout)
         finally:
+            self._screen.stop()
             if self._playlist is not None:
                 self._playlist.stop()
 
     def _step(self, settings: Settings) -> float:
         """Bring the stream up to date; returns how long to sleep unless woken."""
         playlist = self._ensure_playlist(settings.slideshow)
+        if settings.stream.source != self._source:
+            log.info("Source switched to %s", settings.stream.source)
+            self._source = settings.stream.source
+        if settings.stream.source == "screen":
+            return self._step_screen(settings)
+        if self._screen.running:
+            self._screen.stop()
+        return self._step_slideshow(settings, playlist)
+
+    def _step_screen(self, settings: Settings) -> float:
+        """Run the capture thread while someone wants frames, and only then."""
+        self._screen.apply(settings)
+        self._shown = None
+        wanted = self._hub.wanted
+        if wanted and not self._screen.running:
+            self._screen.start()
+        elif not wanted and self._screen.running:
+            self._screen.stop()
+            log.info("Screen capture paused: nobody is watching")
+        return SCREEN_CHECK_SECONDS
+
+    def _step_slideshow(self, settings: Settings, playlist: FolderPlaylist) -> float:
+        """Show the current slide, advance when it is due, prepare the next one."""
         playlist.set_order(settings.slideshow.order)
         spec = render_spec(settings)
         now = time.monotonic()

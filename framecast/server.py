@@ -57,7 +57,9 @@ class Framecast:
         """What `/status` reports, apart from the hub's own counters (HTTP threads)."""
         settings = self.watcher.settings
         playlist = self.producer.playlist
+        screen = self.producer.screen_status() if settings.stream.source == "screen" else {}
         return {
+            **screen,
             "source": settings.stream.source,
             "slide": self.producer.slide,
             "slides": playlist.count if playlist else 0,

@@ -27,6 +27,8 @@ NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate", "Pragma": "n
 STREAM_HEADERS = {**NO_STORE, "X-Accel-Buffering": "no"}
 MAX_STREAM_ID = 64
 HANG_UP_CHECK_SECONDS = 1.0
+SNAPSHOT_WAIT_SECONDS = 2.0
+"""How long a snapshot waits for a live source (the screen) to start and look again."""
 
 
 class OpenStreams:
@@ -82,7 +84,8 @@ def create_app(
 
     @app.get("/snapshot.jpg")
     def snapshot() -> Response:
-        frame = hub.latest()
+        with hub.demand():
+            frame = hub.current(SNAPSHOT_WAIT_SECONDS)
         if frame is None:
             return Response("no frame yet\n", status=503, mimetype="text/plain", headers=NO_STORE)
         return Response(frame.jpeg, mimetype="image/jpeg", headers=NO_STORE)

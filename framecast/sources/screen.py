@@ -1,0 +1,257 @@
+"""Live screen capture with mss: grab, skip unchanged frames, encode once, publish.
+
+The capture thread runs only while someone wants frames (the producer starts and stops it).
+Every problem a user can meet — no display, Wayland, the display going away, a monitor or
+region that does not exist — becomes a readable frame and a `/status` message, and capture
+retries by itself until the cause is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import mss
+
+from ..config import MAX_FPS, ScreenSettings, Settings
+from ..hub import FrameHub
+from ..imaging import RenderSpec, encode_jpeg, encode_screen
+from ..placeholder import render_message
+
+log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 1.0
+FPS_WINDOW_SECONDS = 2.0
+
+
+class ScreenError(Exception):
+    """Capture is impossible for now; the message says why and what to do, for the user."""
+
+
+def screen_spec(settings: Settings) -> RenderSpec:
+    """How screen frames are rendered: the stream's size and fit, the screen's own quality."""
+    return RenderSpec(
+        settings.stream.width,
+        settings.stream.height,
+        settings.slideshow.fit,
+        settings.slideshow.background,
+        settings.screen.quality or settings.stream.quality,
+    )
+
+
+@dataclass(frozen=True)
+class Area:
+    """The rectangle to grab, in mss's terms, and what it is for the user."""
+
+    box: dict[str, int]
+    label: str
+
+
+class ScreenGrabber:
+    """One mss connection, opened lazily on the capture thread and closed after any error."""
+
+    def __init__(self) -> None:
+        self._mss: Any = None
+
+    def grab(self, settings: ScreenSettings) -> tuple[bytearray, int, int, str]:
+        """Raw BGRX pixels, their size and a label of what was grabbed; raises ScreenError."""
+        if self._mss is None:
+            self._mss = _connect()
+        try:
+            area = _area(self._mss.monitors, settings)
+            shot = self._mss.grab(area.box)
+        except ScreenError:
+            raise
+        except Exception as error:
+            self.close()
+            display = os.environ.get("DISPLAY", "")
+            raise ScreenError(
+                f"Lost the display {display} ({error}): waiting for it to come back"
+            ) from None
+        return shot.raw, shot.width, shot.height, area.label
+
+    def close(self) -> None:
+        if self._mss is not None:
+            try:
+                self._mss.close()
+            except Exception:  # a connection to a dead X server fails to close, too
+                log.debug("closing the lost display failed", exc_info=True)
+            self._mss = None
+
+
+def _connect() -> Any:
+    display = os.environ.get("DISPLAY")
+    try:
+        return mss.MSS()
+    except Exception as error:
+        if not display and (
+            os.environ.get("WAYLAND_DISPLAY") or os.environ.get("XDG_SESSION_TYPE") == "wayland"
+        ):
+            raise ScreenError(
+                "This is a Wayland session without X11: log in with an X11 (Xorg) session, "
+                "or start Framecast with DISPLAY set to an XWayland display"
+            ) from None
+        if not display:
+            raise ScreenError(
+                "No display: DISPLAY is not set. Start Framecast inside the desktop session, "
+                "or with DISPLAY=:0"
+            ) from None
+        raise ScreenError(
+            f"Cannot open the display {display} ({error}): is the X server running?"
+        ) from None
+
+
+def _area(monitors: list[dict[str, Any]], settings: ScreenSettings) -> Area:
+    """The monitor and region to grab; raises ScreenError for ones that do not exist."""
+    names = [str(m.get("output") or f"monitor {i}") for i, m in enumerate(monitors)]
+    choices = f"0 (all), 1 to {len(monitors) - 1}, or one of {', '.join(names[1:])}"
+    if isinstance(settings.monitor, str):
+        if settings.monitor not in names[1:]:
+            raise ScreenError(
+                f'No monitor named "{settings.monitor}": [screen] monitor = {choices}'
+            )
+        number = names.index(settings.monitor, 1)
+    else:
+        number = settings.monitor
+        if number >= len(monitors):
+            raise ScreenError(f"Monitor {number} does not exist: [screen] monitor = {choices}")
+    monitor = monitors[number]
+    label = f"{number} ({names[number]}, {monitor['width']}×{monitor['height']})"
+    if settings.region is None:
+        return Area({k: monitor[k] for k in ("left", "top", "width", "height")}, label)
+    left, top, width, height = settings.region
+    if left + width > monitor["width"] or top + height > monitor["height"]:
+        raise ScreenError(
+            f"[screen] region = [{left}, {top}, {width}, {height}] is outside monitor {label}: "
+            "make it fit within the monitor"
+        )
+    box = {
+        "left": monitor["left"] + left,
+        "top": monitor["top"] + top,
+        "width": width,
+        "height": height,
+    }
+    return Area(box, f"{label}, region [{left}, {top}, {width}, {height}]")
+
+
+class ScreenCapture:
+    """Captures on its own thread at a steady `fps`, publishing only frames that changed.
+
+    `start`, `stop` and `apply` are called by the producer thread; `status` by HTTP threads.
+    """
+
+    def __init__(self, hub: FrameHub, settings: Settings) -> None:
+        self._hub = hub
+        self._settings = settings
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._error: str | None = None
+        self._label: str | None = None
+        self._grabs: list[float] = []
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="screen-capture", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+            with self._lock:
+                self._grabs.clear()
+
+    def apply(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def status(self) -> dict[str, Any]:
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._grabs if t > now - FPS_WINDOW_SECONDS]
+            fps = len(recent) / FPS_WINDOW_SECONDS if self._thread is not None else 0.0
+            return {
+                "screen_fps": round(fps, 1),
+                "screen_monitor": self._label,
+                "screen_error": self._error,
+            }
+
+    def _run(self) -> None:
+        """The capture thread: grab, compare, encode, publish, at a steady pace."""
+        grabber = ScreenGrabber()
+        last_raw: bytes | bytearray | None = None
+        last_spec: RenderSpec | None = None
+        shown_error: tuple[str, RenderSpec] | None = None
+        next_at = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                settings = self._settings
+                spec = screen_spec(settings)
+                try:
+                    raw, width, height, label = grabber.grab(settings.screen)
+                except ScreenError as error:
+                    self._note_error(str(error))
+                    if shown_error != (str(error), spec):
+                        self._show_error(str(error), spec)
+                        shown_error = (str(error), spec)
+                    last_raw = None
+                    self._stop.wait(RETRY_SECONDS)
+                    next_at = time.monotonic()
+                    continue
+                self._succeed(label)
+                shown_error = None
+                if raw == last_raw and spec == last_spec:
+                    self._hub.confirm()
+                else:
+                    jpeg = encode_screen(raw, width, height, spec)
+                    self._hub.publish(jpeg, spec.width, spec.height, standing=False)
+                    last_raw, last_spec = bytes(raw), spec
+                period = 1.0 / min(settings.screen.fps, MAX_FPS)
+                next_at = max(next_at + period, time.monotonic() - period)
+                self._stop.wait(max(0.0, next_at - time.monotonic()))
+        finally:
+            grabber.close()
+
+    def _succeed(self, label: str) -> None:
+        with self._lock:
+            self._grabs.append(time.monotonic())
+            cutoff = self._grabs[-1] - FPS_WINDOW_SECONDS
+            while self._grabs and self._grabs[0] < cutoff:
+                self._grabs.pop(0)
+            recovered = self._error is not None
+            self._error = None
+            changed = label != self._label
+            self._label = label
+        if recovered or changed:
+            log.info("Capturing the screen: monitor %s", label)
+
+    def _note_error(self, message: str) -> None:
+        with self._lock:
+            repeated = message == self._error
+            self._error = message
+        if not repeated:
+            log.warning("Screen capture: %s", message)
+
+    def _show_error(self, message: str, spec: RenderSpec) -> None:
+        frame = render_message("No screen", _wrap(message, 60), spec)
+        self._hub.publish(encode_jpeg(frame, spec.quality), spec.width, spec.height)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Split a message into lines of at most about `width` characters for the placeholder."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
