@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support import Server
+from support import Server, VirtualDisplay
 
 CONFIG = """
 [server]
 host = "127.0.0.1"
 
 [stream]
+source = "{source}"
 width = {width}
 height = {height}
 quality = 85
@@ -36,6 +39,7 @@ def config_text(
     fit: str = "contain",
     background: str = "#000000",
     keepalive: float = 20,
+    source: str = "slideshow",
     extra: str = "",
 ) -> str:
     """A small valid config; tests change one key at a time."""
@@ -48,6 +52,7 @@ def config_text(
             fit=fit,
             background=background,
             keepalive=keepalive,
+            source=source,
         )
         + extra
     )
@@ -65,14 +70,48 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """Start `slideshow.py` with a config written from keyword arguments; stopped at the end."""
     servers: list[Server] = []
 
-    def start(text: str | None = None, wait: bool = True, **options: object) -> Server:
+    def start(
+        text: str | None = None,
+        wait: bool = True,
+        env: dict[str, str] | None = None,
+        **options: object,
+    ) -> Server:
         config = tmp_path / "config.toml"
         if text is not None or not config.exists():
             config.write_text(text if text is not None else config_text(**options))  # type: ignore[arg-type]
-        server = Server(config)
+        server = Server(config, env=env)
         servers.append(server)
         return server.wait_ready() if wait else server
 
     yield start
     for server in servers:
         server.stop()
+
+
+def need_tool(name: str, package: str) -> None:
+    """Skip where a tool is missing on a developer's machine; in CI that is a failure."""
+    if shutil.which(name) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is not installed: the test command installs {package}")
+        pytest.skip(f"{name} is not installed (apt-get install {package})")
+
+
+@pytest.fixture
+def display() -> Iterator[VirtualDisplay]:
+    """A running Xvfb, 640×360, stopped at the end."""
+    need_tool("Xvfb", "xvfb")
+    need_tool("xsetroot", "x11-xserver-utils")
+    screen = VirtualDisplay().start()
+    yield screen
+    screen.stop()
+
+
+def environment(**changes: str | None) -> dict[str, str]:
+    """This process's environment with some variables set or (None) removed."""
+    env = dict(os.environ)
+    for key, value in changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env

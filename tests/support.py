@@ -102,7 +102,13 @@ def write_config(path: Path, text: str) -> None:
 class Server:
     """`python slideshow.py` in a subprocess on a free loopback port, log kept in a file."""
 
-    def __init__(self, config: Path, port: int | None = None, wrapper: list[str] | None = None):
+    def __init__(
+        self,
+        config: Path,
+        port: int | None = None,
+        wrapper: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.config = config
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -111,7 +117,11 @@ class Server:
         command = [sys.executable, str(ROOT / "slideshow.py"), "--config", str(config)]
         command += ["--host", "127.0.0.1", "--port", str(self.port)]
         self.process = subprocess.Popen(
-            (wrapper or []) + command, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT
+            (wrapper or []) + command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
         )
 
     def wait_ready(self, timeout: float = 10.0) -> Server:
@@ -228,3 +238,103 @@ class StreamReader:
             self._socket.shutdown(socket.SHUT_RDWR)
         self.connection.close()
         self.closed.wait(5)
+
+
+class VirtualDisplay:
+    """A real X server (Xvfb) on a free display number, painted with xsetroot."""
+
+    def __init__(self, width: int = 640, height: int = 360, number: int | None = None) -> None:
+        self.number = number if number is not None else free_display_number()
+        self.name = f":{self.number}"
+        self.size = (width, height)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> VirtualDisplay:
+        width, height = self.size
+        self.process = subprocess.Popen(
+            [
+                "Xvfb",
+                self.name,
+                "-screen",
+                "0",
+                f"{width}x{height}x24",
+                "-noreset",
+                "-nolisten",
+                "tcp",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(
+            lambda: (
+                Path(f"/tmp/.X11-unix/X{self.number}").exists()
+                and self.xsetroot("-solid", "#000000") == 0
+            ),
+            timeout=10,
+            what=f"Xvfb {self.name}",
+        )
+        return self
+
+    def xsetroot(self, *args: str) -> int:
+        return subprocess.run(
+            ["xsetroot", "-display", self.name, *args], capture_output=True, timeout=10
+        ).returncode
+
+    def paint(self, colour: tuple[int, int, int]) -> None:
+        assert self.xsetroot("-solid", hex_colour(colour)) == 0
+
+    def paint_halves(self, left: tuple[int, int, int], right: tuple[int, int, int]) -> None:
+        """Left half one colour, right half another, with a one-bit bitmap as big as the screen."""
+        width, height = self.size
+        row = bytes(0xFF if 8 * i < width // 2 else 0 for i in range((width + 7) // 8))
+        bitmap = self.path_for("halves.xbm")
+        data = row * height
+        lines = [
+            ", ".join(f"0x{b:02x}" for b in data[start : start + 12])
+            for start in range(0, len(data), 12)
+        ]
+        bitmap.write_text(
+            f"#define h_width {width}\n#define h_height {height}\n"
+            "static unsigned char h_bits[] = {\n" + ",\n".join(lines) + " };\n"
+        )
+        code = self.xsetroot(
+            "-bitmap", str(bitmap), "-fg", hex_colour(left), "-bg", hex_colour(right)
+        )
+        assert code == 0
+
+    def path_for(self, name: str) -> Path:
+        folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"framecast-x{self.number}"
+        folder.mkdir(exist_ok=True)
+        return folder / name
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.process = None
+
+    def crash(self) -> None:
+        """Kill the X server without letting it clean up, as a crash would."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+        for leftover in (
+            Path(f"/tmp/.X11-unix/X{self.number}"),
+            Path(f"/tmp/.X{self.number}-lock"),
+        ):
+            leftover.unlink(missing_ok=True)
+
+
+def hex_colour(colour: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*colour)
+
+
+def free_display_number() -> int:
+    for number in range(90 + os.getpid() % 100, 400):
+        if (
+            not Path(f"/tmp/.X11-unix/X{number}").exists()
+            and not Path(f"/tmp/.X{number}-lock").exists()
+        ):
+            return number
+    raise RuntimeError("no free X display number")

@@ -16,8 +16,10 @@ def test_shipped_config_has_every_key_with_the_defaults() -> None:
     assert settings == defaults
     for key in ("host", "port", "source", "width", "height", "quality", "keepalive", "folder"):
         assert f"\n{key} = " in text
-    for key in ("interval", "order", "fit", "background", "recursive"):
+    for key in ("interval", "order", "fit", "background", "recursive", "monitor", "fps"):
         assert f"\n{key} = " in text
+    for key in ("region", "quality"):
+        assert f"\n# {key} = " in text
     assert settings.slideshow.folder == ROOT / "images"
 
 
@@ -117,6 +119,12 @@ def test_settings_are_frozen() -> None:
         ("slideshow = 3", "'slideshow' must be a table"),
         ("[slideshow\ninterval = 3", "not valid TOML"),
         ("[stream]\nquality = 80\nquality = 70\nwidth = 640\n", "at line 3"),
+        ("[screen]\nfps = 0", "[screen] fps = 0 is not allowed: expected a number above 0"),
+        ("[screen]\nfps = -5", "[screen] fps = -5 is not allowed"),
+        ("[screen]\nmonitor = -1", "[screen] monitor = -1 is not allowed"),
+        ("[screen]\nregion = [0, 0, 0, 10]", "[screen] region = [0, 0, 0, 10] is not allowed"),
+        ("[screen]\nregion = [0, 0, 10]", "expected [left, top, width, height]"),
+        ("[screen]\nquality = 100", "[screen] quality = 100"),
     ],
 )
 def test_bad_values_name_the_key_the_value_and_what_is_allowed(text: str, expected: str) -> None:
@@ -135,3 +143,22 @@ def test_load_names_the_file(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe[")
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(path)
+
+
+def test_screen_settings() -> None:
+    screen = parse_settings(
+        '[stream]\nsource = "screen"\n[screen]\nmonitor = "HDMI-1"\n'
+        "region = [10, 20, 300, 200]\nfps = 120\nquality = 60\n",
+        Path(),
+    ).screen
+    assert screen.monitor == "HDMI-1"
+    assert screen.region == (10, 20, 300, 200)
+    assert screen.fps == 120.0
+    assert screen.quality == 60
+    defaults = parse_settings("", Path()).screen
+    assert (defaults.monitor, defaults.region, defaults.fps, defaults.quality) == (
+        1,
+        None,
+        15.0,
+        None,
+    )
