@@ -135,6 +135,8 @@ def fit(
     size = _fitted_size(width, height, spec)
     if size != image.size:
         image = image.resize(size, resample, reducing_gap=2.0)
+    if size == frame_size:
+        return image
     frame = Image.new("RGB", frame_size, spec.background)
     frame.paste(image, ((spec.width - size[0]) // 2, (spec.height - size[1]) // 2))
     return frame
