@@ -49,13 +49,20 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 def screen_centre(page: Any) -> tuple[int, ...]:
-    shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
+    """The pixel in the middle of the page as shown; () when Chromium cannot take a screenshot
+    at that moment (it refuses now and then while an image is being replaced)."""
+    from playwright.sync_api import Error
+
+    try:
+        shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
+    except Error:
+        return ()
     return tuple(shot.getpixel((shot.width // 2, shot.height // 2)))  # type: ignore[arg-type]
 
 
 def wait_screen(page: Any, colour: tuple[int, int, int], timeout: float) -> None:
     wait_for(
-        lambda: close_to(screen_centre(page), colour, 30),
+        lambda: (pixel := screen_centre(page)) != () and close_to(pixel, colour, 30),
         timeout,
         interval=0.05,
         what=f"{colour} on screen (now {screen_centre(page)})",
