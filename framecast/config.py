@@ -11,7 +11,7 @@ import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,12 @@ Colour = tuple[int, int, int]
 class ServerSettings:
     host: str = "0.0.0.0"
     port: int = 8000
+    max_clients: int = 500
+    """Open streams at most; the next one is answered 503 with Retry-After."""
+    client_timeout: float = 30.0
+    """A client whose socket takes no data for this long is dropped (Wi-Fi gone, no TCP close)."""
+    token: str | None = field(default=None, repr=False)
+    """When set, every page, stream, snapshot and status request must carry it."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,9 @@ class SlideshowSettings:
 
 
 Region = tuple[int, int, int, int]
+
+SECRET_KEYS = {"token"}
+"""Keys whose values never appear in a message or a log line."""
 
 MAX_FPS = 60.0
 
@@ -115,6 +124,12 @@ def _text(value: Any) -> str:
     return value
 
 
+def _token(value: Any) -> str:
+    if not isinstance(value, str) or len(value) < 8 or not value.isprintable() or " " in value:
+        raise ValueError("a string of at least 8 characters without spaces")
+    return value
+
+
 def _boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("true or false")
@@ -168,7 +183,13 @@ def _fps(value: Any) -> float:
 
 
 _TABLES: dict[str, dict[str, Check]] = {
-    "server": {"host": _text, "port": _integer(1, 65535)},
+    "server": {
+        "host": _text,
+        "port": _integer(1, 65535),
+        "max_clients": _integer(1, 100_000),
+        "client_timeout": _number(1, 3600),
+        "token": _token,
+    },
     "stream": {
         "source": _choice("slideshow", "screen"),
         "width": _integer(16, 7680),
@@ -206,8 +227,9 @@ def _checked(name: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         try:
             values[key] = checks[key](value)
         except ValueError as allowed:
+            shown = "(hidden)" if key in SECRET_KEYS else _show(value)
             raise ConfigError(
-                f"[{name}] {key} = {_show(value)} is not allowed: expected {allowed}"
+                f"[{name}] {key} = {shown} is not allowed: expected {allowed}"
             ) from None
     return values
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
 import os
@@ -32,24 +33,90 @@ EXIT_BAD_START = 2
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
 
 
-class QuietRequestHandler(WSGIRequestHandler):
-    """Werkzeug's handler without a line per request and without a version in `Server`."""
+HEADER_DEADLINE_SECONDS = 10.0
+"""A client must send its whole request head within this time (a slowloris does not)."""
 
-    def version_string(self) -> str:
-        return "Framecast"
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return
+class HeaderDeadline:
+    """Hangs up on connections that take too long to send their request head.
+
+    One thread for all connections, owned by `_serve`; handlers call `watch` and `done` on their
+    own HTTP threads.
+    """
+
+    def __init__(self, seconds: float = HEADER_DEADLINE_SECONDS) -> None:
+        self._seconds = seconds
+        self._lock = threading.Lock()
+        self._waiting: dict[socket.socket, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="header-deadline", daemon=True)
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._waiting[sock] = time.monotonic() + self._seconds
+
+    def done(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._waiting.pop(sock, None)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            now = time.monotonic()
+            with self._lock:
+                late = [sock for sock, deadline in self._waiting.items() if deadline < now]
+                for sock in late:
+                    del self._waiting[sock]
+            for sock in late:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            if late:
+                log.info("Hung up on %d connection(s) too slow to send a request", len(late))
+
+
+def request_handler(deadline: HeaderDeadline) -> type[WSGIRequestHandler]:
+    """Werkzeug's handler, with a deadline for the request head, no line per request and no
+    version in the `Server` header."""
+
+    class FramecastRequestHandler(WSGIRequestHandler):
+        def setup(self) -> None:
+            super().setup()
+            deadline.watch(self.connection)
+
+        def parse_request(self) -> bool:
+            try:
+                return bool(super().parse_request())
+            finally:
+                deadline.done(self.connection)
+
+        def finish(self) -> None:
+            deadline.done(self.connection)
+            super().finish()
+
+        def version_string(self) -> str:
+            return "Framecast"
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            return
+
+    return FramecastRequestHandler
 
 
 class Framecast:
     """Owns every running part and the threads they start; one per process, or per test."""
 
-    def __init__(self, config_path: Path, settings: Settings) -> None:
+    def __init__(self, config_path: Path, settings: Settings, host: str) -> None:
+        self.host = host
         self.hub = FrameHub()
         self.producer = SlideshowProducer(self.hub, settings)
         self.watcher = ConfigWatcher(config_path, settings, self._apply)
-        self.app = create_app(self.hub, self.status, lambda: self.watcher.settings.stream.keepalive)
+        self.app = create_app(self.hub, self.status, lambda: self.watcher.settings)
         self._started = time.monotonic()
         self._instance = secrets.token_hex(8)
 
@@ -70,11 +137,25 @@ class Framecast:
             "instance": self._instance,
         }
 
+    def warn_if_exposed(self) -> None:
+        """Say so when anyone on the network could watch this machine's screen."""
+        settings = self.watcher.settings
+        host = self.host
+        loopback = host in ("localhost", "::1") or host.startswith("127.")
+        if settings.stream.source == "screen" and settings.server.token is None and not loopback:
+            log.warning(
+                "The screen can be watched by anyone who can reach %s: set [server] token, "
+                'or host = "127.0.0.1"',
+                host,
+            )
+
     def _apply(self, old: Settings, new: Settings) -> None:
         """Called on the config watcher's thread after a successful reload."""
-        if old.server != new.server:
-            log.warning("[server] changes take effect when the server is restarted")
+        if (old.server.host, old.server.port) != (new.server.host, new.server.port):
+            log.warning("[server] host and port take effect when the server is restarted")
         self.producer.apply(new)
+        if old.stream.source != new.stream.source or old.server.token != new.server.token:
+            self.warn_if_exposed()
 
     def start(self) -> None:
         self.producer.start()
@@ -148,16 +229,21 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         log.error("Cannot start: %s", _bind_problem(error, host, port))
         return EXIT_BAD_START
-    framecast = Framecast(args.config, settings)
+    framecast = Framecast(args.config, settings, host)
+    deadline = HeaderDeadline()
     httpd = make_server(
         host,
         port,
         framecast.app,
         threaded=True,
-        request_handler=QuietRequestHandler,
+        request_handler=request_handler(deadline),
         fd=listener.fileno(),
     )
-    return _serve(framecast, httpd, host, listener.getsockname()[1])
+    deadline.start()
+    try:
+        return _serve(framecast, httpd, host, listener.getsockname()[1])
+    finally:
+        deadline.stop()
 
 
 def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int) -> int:
@@ -179,6 +265,7 @@ def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int) ->
     http_thread.start()
     urls = [f"http://{address}:{port}/" for address in local_addresses(host)]
     log.info("Framecast is streaming: open %s on a TV browser", " or ".join(urls))
+    framecast.warn_if_exposed()
     while not stop.wait(1.0):
         pass
     framecast.stop()

@@ -5,6 +5,10 @@ It only reads the hub and a status callback; it knows nothing of how frames are 
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
+import hmac
 import logging
 import math
 import select
@@ -19,6 +23,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from . import mjpeg
+from .config import Settings
 from .hub import Frame, FrameHub
 
 log = logging.getLogger(__name__)
@@ -27,6 +32,10 @@ NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate", "Pragma": "n
 STREAM_HEADERS = {**NO_STORE, "X-Accel-Buffering": "no"}
 MAX_STREAM_ID = 64
 HANG_UP_CHECK_SECONDS = 1.0
+RETRY_AFTER_SECONDS = 10
+STREAM_SEND_BUFFER = 64 * 1024
+OPEN_PATHS = {"/healthz", "/player.js"}
+"""Paths served without the token: health checks, and the page's script (public code)."""
 SNAPSHOT_WAIT_SECONDS = 2.0
 """How long a snapshot waits for a live source (the screen) to start and look again."""
 
@@ -53,22 +62,78 @@ class OpenStreams:
             return stream_id in self._ids
 
 
+class OncePerMinute:
+    """Rate-limits a log line per key (an address), so a flood cannot flood the log."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+
+    def __call__(self, key: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(key, -math.inf) < 60:
+                return False
+            if len(self._last) > 10_000:
+                self._last = {k: t for k, t in self._last.items() if now - t < 60}
+            self._last[key] = now
+            return True
+
+
+def content_security_policy(page: bytes) -> str:
+    """Only this server's script, images and status; the page's one inline style by its hash."""
+    style = page.split(b"<style>", 1)[1].split(b"</style>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(style).digest()).decode()
+    return (
+        f"default-src 'none'; script-src 'self'; style-src 'sha256-{digest}'; img-src 'self'; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+
 def create_app(
-    hub: FrameHub,
-    status: Callable[[], dict[str, Any]],
-    keepalive: Callable[[], float],
+    hub: FrameHub, status: Callable[[], dict[str, Any]], settings: Callable[[], Settings]
 ) -> Flask:
-    """A Flask app serving `hub`; `status` and `keepalive` are read on every request."""
+    """A Flask app serving `hub`; `status` and `settings` are read on every request."""
     app = Flask(__name__)
     templates = resources.files(__package__).joinpath("templates")
     page = templates.joinpath("index.html").read_bytes()
     script = templates.joinpath("player.js").read_bytes()
+    page_headers = {**NO_STORE, "Content-Security-Policy": content_security_policy(page)}
     open_streams = OpenStreams()
+    log_refusal = OncePerMinute()
+
+    def keepalive() -> float:
+        return settings().stream.keepalive
+
     app.extensions["framecast"] = {"hub": hub, "open_streams": open_streams}
+
+    @app.before_request
+    def check_token() -> Response | None:
+        token = settings().server.token
+        if token is None or request.path in OPEN_PATHS:
+            return None
+        given = request.args.get("token", "")
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            given = header.removeprefix("Bearer ").strip()
+        if hmac.compare_digest(given.encode(), token.encode()):
+            return None
+        address = request.remote_addr or "?"
+        if log_refusal(f"token {address}"):
+            log.warning(
+                "Refused %s %s from %s: missing or wrong token",
+                request.method,
+                request.path,
+                address,
+            )
+        response = jsonify(error="a valid token is needed: add ?token=... to the address")
+        response.status_code = 401
+        response.headers.update({**NO_STORE, "WWW-Authenticate": "Bearer"})
+        return response
 
     @app.get("/")
     def index() -> Response:
-        return Response(page, mimetype="text/html", headers=NO_STORE)
+        return Response(page, mimetype="text/html", headers=page_headers)
 
     @app.get("/player.js")
     def player_js() -> Response:
@@ -76,9 +141,26 @@ def create_app(
 
     @app.get("/stream")
     def stream() -> Response:
-        stream_id = request.args.get("id", "")[:MAX_STREAM_ID]
+        server = settings().server
         address = request.remote_addr or "?"
-        hung_up = _hang_up_check(request.environ.get("werkzeug.socket"))
+        if hub.clients >= server.max_clients:
+            if log_refusal(f"full {address}"):
+                log.warning(
+                    "Refused a stream to %s: %d clients already watching ([server] max_clients)",
+                    address,
+                    server.max_clients,
+                )
+            return Response(
+                "too many clients, retry later\n",
+                status=503,
+                mimetype="text/plain",
+                headers={**NO_STORE, "Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        sock = request.environ.get("werkzeug.socket")
+        if isinstance(sock, socket.socket):
+            _tune_stream_socket(sock, server.client_timeout)
+        stream_id = request.args.get("id", "")[:MAX_STREAM_ID]
+        hung_up = _hang_up_check(sock)
         body = _stream_body(hub, keepalive, hung_up, open_streams, stream_id, address)
         return Response(body, mimetype=mjpeg.MIMETYPE, headers=STREAM_HEADERS)
 
@@ -94,6 +176,7 @@ def create_app(
     def status_json() -> Response:
         body = status()
         body["clients"] = hub.clients
+        body["max_clients"] = settings().server.max_clients
         body["frames"] = hub.frames
         stream_id = request.args.get("stream")
         if stream_id is not None:
@@ -107,6 +190,14 @@ def create_app(
         return Response("ok", mimetype="text/plain", headers=NO_STORE)
 
     return app
+
+
+def _tune_stream_socket(sock: socket.socket, client_timeout: float) -> None:
+    """A small send buffer, so the kernel cannot queue seconds of old frames for a slow TV, and
+    a send timeout, so a TV that vanished without closing is dropped after `client_timeout`."""
+    sock.settimeout(client_timeout)
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SEND_BUFFER)
 
 
 def _hang_up_check(sock: socket.socket | None) -> Callable[[], bool]:

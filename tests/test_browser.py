@@ -126,3 +126,22 @@ def test_a_cut_stream_is_reopened_while_the_server_stays_up(
     wait_for(lambda: server.status()["clients"] == 0, what="the stream to be cut")
     wait_for(lambda: server.status()["clients"] == 1, timeout=20, what="the page to reconnect")
     wait_screen(page, RED, timeout=3.0)
+
+
+def test_the_page_carries_its_token_to_every_request(
+    images: Path, start_server: Callable[..., Server], page: Any
+) -> None:
+    from conftest import config_text
+
+    solid(images / "slide.png", RED)
+    token = "living-room-tv-1"
+    text = config_text(width=480, height=270).replace(
+        'host = "127.0.0.1"', f'host = "127.0.0.1"\ntoken = "{token}"'
+    )
+    server = start_server(text=text)
+    page.goto(f"{server.url}/?token={token}", wait_until="commit")
+    wait_screen(page, RED, timeout=2.0)
+    wait_for(lambda: server.get(f"/status?token={token}")[1].count(b'"clients":1'), what="stream")
+    drop_atomically(images, "slide.png", GREEN)
+    wait_screen(page, GREEN, timeout=3.0)
+    assert "missing or wrong token" not in server.log()

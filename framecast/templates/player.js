@@ -3,6 +3,8 @@
  * asks /status every few seconds whether its own stream is still open, notices a restarted
  * server by its instance id, and reconnects with backoff (1, 2, 4 ... capped at 10 s).
  * With ?mode=poll it shows /snapshot.jpg instead, reloaded whenever a new frame is published.
+ * A ?token=... in the page's address is added to every request the page makes. A stream refused
+ * because the server is full fails like a broken one and is retried with the same backoff.
  */
 (function () {
   var STATUS_EVERY_MS = 5000;
@@ -12,6 +14,8 @@
   var img = document.getElementById('screen');
   var pollMode = /[?&]mode=poll(&|$)/.test(window.location.search);
   var streamId = Math.random().toString(36).slice(2) + new Date().getTime().toString(36);
+  var tokenMatch = /[?&]token=([^&]*)/.exec(window.location.search);
+  var auth = tokenMatch ? '&token=' + tokenMatch[1] : '';
   var backoff = FIRST_BACKOFF_MS;
   var instance = null;
   var frames = null;
@@ -39,9 +43,9 @@
   function connect() {
     notOpen = 0;
     if (pollMode) {
-      img.src = '/snapshot.jpg?t=' + stamp();
+      img.src = '/snapshot.jpg?t=' + stamp() + auth;
     } else {
-      img.src = '/stream?id=' + streamId + '&t=' + stamp();
+      img.src = '/stream?id=' + streamId + '&t=' + stamp() + auth;
     }
   }
 
@@ -57,7 +61,7 @@
   }
 
   function check() {
-    getJson('/status' + (pollMode ? '' : '?stream=' + streamId), function (status) {
+    getJson('/status?t=' + stamp() + (pollMode ? '' : '&stream=' + streamId) + auth, function (status) {
       if (!status) { fail(); return; }
       var restarted = instance !== null && status.instance !== instance;
       instance = status.instance;
