@@ -34,8 +34,9 @@ MAX_STREAM_ID = 64
 HANG_UP_CHECK_SECONDS = 1.0
 RETRY_AFTER_SECONDS = 10
 STREAM_SEND_BUFFER = 64 * 1024
-OPEN_PATHS = {"/healthz", "/player.js"}
-"""Paths served without the token: health checks, and the page's script (public code)."""
+OPEN_PATHS = {"/healthz", "/player.js", "/favicon.ico"}
+"""Paths served without the token: health checks, the page's script (public code), and the
+icon browsers ask for by themselves (there is none: 404)."""
 SNAPSHOT_WAIT_SECONDS = 2.0
 """How long a snapshot waits for a live source (the screen) to start and look again."""
 
