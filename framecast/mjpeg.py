@@ -8,17 +8,15 @@ screen the moment it is sent, in Chromium and Firefox alike, without sending any
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-
 BOUNDARY = "frame"
 MIMETYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
 PART_HEADERS = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n".encode("ascii")
 PART_END = b"\r\n" + PART_HEADERS
 
 
-def parts(jpegs: Iterable[bytes]) -> Iterator[bytes]:
-    """The stream body for a sequence of JPEG frames, headers of each next part sent early."""
-    yield PART_HEADERS
-    for jpeg in jpegs:
-        yield jpeg
-        yield PART_END
+def part(jpeg: bytes) -> bytes:
+    """One frame as it goes on the wire: the JPEG, then the next part's boundary and headers.
+
+    A stream is PART_HEADERS, then `part(jpeg)` for each frame. One bytes object per frame, so
+    a client's frame is one write; build it once per frame and share it (web.SharedParts)."""
+    return jpeg + PART_END

@@ -144,9 +144,11 @@ class SlideshowProducer:
         now = time.monotonic()
         interval = settings.slideshow.interval
         current = self._current and playlist.lookup(self._current.path)
-        if current is None or now >= self._shown_at + interval:
+        due = self._shown_at + interval
+        if current is None or now >= due:
             current = playlist.advance(self._current)
-            self._shown_at = now
+            # Keep to the schedule when a step runs a little late, so fast shows do not drift.
+            self._shown_at = due if now - due < interval else now
         self._current = current
         if current is None:
             self._show_placeholder(playlist, spec)

@@ -85,6 +85,10 @@ def request_handler(deadline: HeaderDeadline) -> type[WSGIRequestHandler]:
     version in the `Server` header."""
 
     class FramecastRequestHandler(WSGIRequestHandler):
+        # Werkzeug closes every connection anyway; HTTP/1.0 spares the stream chunked framing,
+        # so a frame is one write, not three.
+        protocol_version = "HTTP/1.0"
+
         def setup(self) -> None:
             super().setup()
             deadline.watch(self.connection)

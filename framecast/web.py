@@ -33,7 +33,7 @@ STREAM_HEADERS = {**NO_STORE, "X-Accel-Buffering": "no"}
 MAX_STREAM_ID = 64
 HANG_UP_CHECK_SECONDS = 1.0
 RETRY_AFTER_SECONDS = 10
-STREAM_SEND_BUFFER = 64 * 1024
+STREAM_SEND_BUFFER = 128 * 1024
 OPEN_PATHS = {"/healthz", "/player.js", "/favicon.ico"}
 """Paths served without the token: health checks, the page's script (public code), and the
 icon browsers ask for by themselves (there is none: 404)."""
@@ -61,6 +61,24 @@ class OpenStreams:
     def __contains__(self, stream_id: str) -> bool:
         with self._lock:
             return stream_id in self._ids
+
+
+class SharedParts:
+    """The wire bytes of the newest frame, built once and shared by every client's thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seq = -1
+        self._part = b""
+
+    def of(self, frame: Frame) -> bytes:
+        with self._lock:
+            if frame.seq == self._seq:
+                return self._part
+            if frame.seq < self._seq:
+                return mjpeg.part(frame.jpeg)
+            self._seq, self._part = frame.seq, mjpeg.part(frame.jpeg)
+            return self._part
 
 
 class OncePerMinute:
@@ -101,6 +119,7 @@ def create_app(
     script = templates.joinpath("player.js").read_bytes()
     page_headers = {**NO_STORE, "Content-Security-Policy": content_security_policy(page)}
     open_streams = OpenStreams()
+    shared_parts = SharedParts()
     log_refusal = OncePerMinute()
 
     def keepalive() -> float:
@@ -162,7 +181,7 @@ def create_app(
             _tune_stream_socket(sock, server.client_timeout)
         stream_id = request.args.get("id", "")[:MAX_STREAM_ID]
         hung_up = _hang_up_check(sock)
-        body = _stream_body(hub, keepalive, hung_up, open_streams, stream_id, address)
+        body = _stream_body(hub, keepalive, hung_up, open_streams, shared_parts, stream_id, address)
         return Response(body, mimetype=mjpeg.MIMETYPE, headers=STREAM_HEADERS)
 
     @app.get("/snapshot.jpg")
@@ -223,6 +242,7 @@ def _stream_body(
     keepalive: Callable[[], float],
     hung_up: Callable[[], bool],
     open_streams: OpenStreams,
+    shared_parts: SharedParts,
     stream_id: str,
     address: str,
 ) -> Iterator[bytes]:
@@ -236,15 +256,17 @@ def _stream_body(
         open_streams.add(stream_id)
         log.info("Client %s connected (%d watching)", address, hub.clients)
         try:
-            yield from mjpeg.parts(_jpegs(hub, keepalive, hung_up))
+            yield mjpeg.PART_HEADERS
+            for frame in _frames(hub, keepalive, hung_up):
+                yield shared_parts.of(frame)
         finally:
             open_streams.remove(stream_id)
             log.info("Client %s left (%d watching)", address, hub.clients - 1)
 
 
-def _jpegs(
+def _frames(
     hub: FrameHub, keepalive: Callable[[], float], hung_up: Callable[[], bool]
-) -> Iterator[bytes]:
+) -> Iterator[Frame]:
     """The current frame, then each newer one, the same again after `keepalive` of silence."""
     frame: Frame | None = None
     resend_at = math.inf
@@ -256,4 +278,4 @@ def _jpegs(
         elif frame is None or time.monotonic() < resend_at:
             continue
         resend_at = time.monotonic() + keepalive()
-        yield frame.jpeg
+        yield frame

@@ -4,7 +4,7 @@ import threading
 import time
 
 from framecast.hub import FrameHub
-from framecast.mjpeg import MIMETYPE, PART_END, PART_HEADERS, parts
+from framecast.mjpeg import MIMETYPE, PART_END, PART_HEADERS, part
 
 
 def test_wait_newer_returns_the_newest_frame_skipping_missed_ones() -> None:
@@ -67,7 +67,7 @@ def test_subscribe_counts_clients() -> None:
 
 
 def test_stream_bytes_send_the_next_parts_headers_right_after_each_jpeg() -> None:
-    body = b"".join(parts([b"JPEG1", b"JPEG2"]))
+    body = PART_HEADERS + part(b"JPEG1") + part(b"JPEG2")
     headers = b"--frame\r\nContent-Type: image/jpeg\r\n\r\n"
     assert headers == PART_HEADERS
     assert b"\r\n" + headers == PART_END

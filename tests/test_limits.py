@@ -23,7 +23,7 @@ def raw_request(port: int, data: bytes, timeout: float = 5) -> bytes:
         reply = b""
         while chunk := sock.recv(65536):
             reply += chunk
-            if b"\r\n\r\n" in reply and not reply.startswith(b"HTTP/1.1 200"):
+            if b"\r\n\r\n" in reply and not reply.startswith(b"HTTP/1.0 200"):
                 break
         return reply
 
@@ -134,7 +134,7 @@ def test_hostile_requests_are_refused_and_streaming_goes_on(
     assert b"[slideshow]" not in body
     assert raw_request(
         server.port, b"GET /%2e%2e/config.toml HTTP/1.1\r\nHost: x\r\n\r\n"
-    ).startswith(b"HTTP/1.1 404")
+    ).startswith(b"HTTP/1.0 404")
     huge = b"GET /status?" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
     assert raw_request(server.port, huge).split(b" ")[1] in (b"414", b"400")
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
@@ -201,7 +201,8 @@ def test_hundreds_of_streams_end_cleanly_on_sigterm(
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
-        assert data.endswith(b"0\r\n\r\n"), "each stream ends with the last chunk, cleanly"
+        assert data.startswith(b"HTTP/1.0 200"), "each stream was served"
+        assert data.endswith(b"Content-Type: image/jpeg\r\n\r\n"), "and ended after a whole part"
         sock.close()
 
 
