@@ -145,8 +145,12 @@ class SlideshowProducer:
         interval = settings.slideshow.interval
         current = self._current and playlist.lookup(self._current.path)
         due = self._shown_at + interval
-        if current is None or now >= due:
+        if current is None:
+            # Nothing shown yet, or the slide on screen has just left the folder.
             current = playlist.advance(self._current)
+            self._shown_at = now
+        elif now >= due:
+            current = playlist.advance(current)
             # Keep to the schedule when a step runs a little late, so fast shows do not drift.
             self._shown_at = due if now - due < interval else now
         self._current = current
