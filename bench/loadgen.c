@@ -1,8 +1,10 @@
 /* A light load generator for /stream: N clients on one epoll loop, counting whole frames.
  *
- *   cc -O2 -o loadgen bench/loadgen.c && ./loadgen PORT CLIENTS SECONDS [PATH]
+ *   cc -O2 -o loadgen bench/loadgen.c && ./loadgen PORT CLIENTS SECONDS [WARMUP [PATH]]
  *
- * A frame counts once the boundary after it arrives (as a browser shows it). Prints one JSON
+ * A frame counts once the boundary after it arrives (as a browser shows it); frames are counted
+ * only after the first WARMUP seconds (default 0), so rates show the steady state while the
+ * first-frame times show the start. Prints one JSON
  * line: frames per client, seconds to each client's first whole frame, the HTTP status of
  * refused streams, connections closed early, and this process's CPU seconds. Python could not
  * read 2 GB/s of streams on one core without becoming the bottleneck; this can.
@@ -54,12 +56,13 @@ static long count(const char *data, size_t len) {
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s PORT CLIENTS SECONDS [PATH]\n", argv[0]);
+        fprintf(stderr, "usage: %s PORT CLIENTS SECONDS [WARMUP [PATH]]\n", argv[0]);
         return 2;
     }
     int port = atoi(argv[1]), n = atoi(argv[2]);
     double seconds = atof(argv[3]);
-    const char *path = argc > 4 ? argv[4] : "/stream";
+    double warmup = argc > 4 ? atof(argv[4]) : 0;
+    const char *path = argc > 5 ? argv[5] : "/stream";
     char request[512];
     int request_len = snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: bench\r\n\r\n", path);
     struct client *clients = calloc(n, sizeof *clients);
@@ -77,6 +80,7 @@ int main(int argc, char **argv) {
     size_t size = 4 << 20;
     char *buffer = malloc(size + OVERLAP);
     struct epoll_event events[256];
+    double counting_from = now() + warmup;
     double deadline = now() + seconds;
     while (now() < deadline) {
         int ready = epoll_wait(epoll, events, 256, 100);
@@ -105,8 +109,8 @@ int main(int argc, char **argv) {
             if (c->status == 0 && c->tail_len == 0 && len > 12 && memcmp(buffer, "HTTP/1.", 7) == 0)
                 c->status = atoi(buffer + 9);
             long found = count(buffer, len);
-            if (found && c->frames == 0) c->first = now() - c->opened;
-            c->frames += found;
+            if (found && c->first == 0) c->first = now() - c->opened;
+            if (now() >= counting_from) c->frames += found;
             c->tail_len = len < OVERLAP ? len : OVERLAP;
             memcpy(c->tail, buffer + len - c->tail_len, c->tail_len);
         }

@@ -172,6 +172,11 @@ class Framecast:
         self.producer.stop()
 
 
+def _without_stop_race(record: logging.LogRecord) -> bool:
+    """watchdog logs an error when an event arrives while its observer stops: harmless at exit."""
+    return "called when the thread is inactive" not in record.getMessage()
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="slideshow.py",
@@ -221,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S"
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("watchdog.observers.inotify").addFilter(_without_stop_race)
     try:
         settings = load_settings(args.config)
     except ConfigError as error:

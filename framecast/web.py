@@ -33,7 +33,11 @@ STREAM_HEADERS = {**NO_STORE, "X-Accel-Buffering": "no"}
 MAX_STREAM_ID = 64
 HANG_UP_CHECK_SECONDS = 1.0
 RETRY_AFTER_SECONDS = 10
-STREAM_SEND_BUFFER = 128 * 1024
+SMALL_SEND_BUFFER = 64 * 1024
+LARGE_SEND_BUFFER = 512 * 1024
+SLOW_WRITE_SECONDS = 0.1
+QUICK_WRITE_SECONDS = 0.02
+QUICK_WRITES_FOR_LARGE = 30
 OPEN_PATHS = {"/healthz", "/player.js", "/favicon.ico"}
 """Paths served without the token: health checks, the page's script (public code), and the
 icon browsers ask for by themselves (there is none: 404)."""
@@ -177,11 +181,23 @@ def create_app(
                 headers={**NO_STORE, "Retry-After": str(RETRY_AFTER_SECONDS)},
             )
         sock = request.environ.get("werkzeug.socket")
-        if isinstance(sock, socket.socket):
-            _tune_stream_socket(sock, server.client_timeout)
+        if not isinstance(sock, socket.socket):
+            sock = None
+        else:
+            # A send blocked this long means the TV is gone without a TCP close: drop it.
+            sock.settimeout(server.client_timeout)
         stream_id = request.args.get("id", "")[:MAX_STREAM_ID]
         hung_up = _hang_up_check(sock)
-        body = _stream_body(hub, keepalive, hung_up, open_streams, shared_parts, stream_id, address)
+        body = _stream_body(
+            hub,
+            keepalive,
+            hung_up,
+            SendBuffer(sock),
+            open_streams,
+            shared_parts,
+            stream_id,
+            address,
+        )
         return Response(body, mimetype=mjpeg.MIMETYPE, headers=STREAM_HEADERS)
 
     @app.get("/snapshot.jpg")
@@ -212,12 +228,36 @@ def create_app(
     return app
 
 
-def _tune_stream_socket(sock: socket.socket, client_timeout: float) -> None:
-    """A small send buffer, so the kernel cannot queue seconds of old frames for a slow TV, and
-    a send timeout, so a TV that vanished without closing is dropped after `client_timeout`."""
-    sock.settimeout(client_timeout)
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SEND_BUFFER)
+class SendBuffer:
+    """Sizes one stream socket's kernel send buffer by how the client keeps up.
+
+    A client that lags gets a small buffer, so the kernel cannot queue seconds of old frames for
+    it; one that takes every frame at once gets a large one, which costs fewer wake-ups per
+    frame. Called on the client's HTTP thread after each frame is written.
+    """
+
+    def __init__(self, sock: socket.socket | None) -> None:
+        self._sock = sock
+        self._quick_writes = 0
+        self._large = True
+        self._resize(large=False)
+
+    def wrote(self, seconds: float) -> None:
+        if seconds >= SLOW_WRITE_SECONDS:
+            self._quick_writes = 0
+            self._resize(large=False)
+        elif seconds < QUICK_WRITE_SECONDS:
+            self._quick_writes += 1
+            if self._quick_writes >= QUICK_WRITES_FOR_LARGE:
+                self._resize(large=True)
+
+    def _resize(self, large: bool) -> None:
+        if self._sock is None or large == self._large:
+            return
+        self._large = large
+        with contextlib.suppress(OSError):
+            size = LARGE_SEND_BUFFER if large else SMALL_SEND_BUFFER
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
 def _hang_up_check(sock: socket.socket | None) -> Callable[[], bool]:
@@ -241,6 +281,7 @@ def _stream_body(
     hub: FrameHub,
     keepalive: Callable[[], float],
     hung_up: Callable[[], bool],
+    send_buffer: SendBuffer,
     open_streams: OpenStreams,
     shared_parts: SharedParts,
     stream_id: str,
@@ -258,7 +299,9 @@ def _stream_body(
         try:
             yield mjpeg.PART_HEADERS
             for frame in _frames(hub, keepalive, hung_up):
+                started = time.monotonic()
                 yield shared_parts.of(frame)
+                send_buffer.wrote(time.monotonic() - started)
         finally:
             open_streams.remove(stream_id)
             log.info("Client %s left (%d watching)", address, hub.clients - 1)
