@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +53,11 @@ class SlideshowSettings:
     fit: str = "contain"
     background: Colour = (0, 0, 0)
     recursive: bool = False
+    new_first: bool = True
+    """A file that arrives while running is shown next, then the normal order goes on."""
+    transition: str = "fade"
+    transition_seconds: float = 0.8
+    transition_fps: float = 25.0
 
 
 Region = tuple[int, int, int, int]
@@ -75,11 +81,23 @@ class ScreenSettings:
 
 
 @dataclass(frozen=True)
+class OverlaySettings:
+    clock: str | None = None
+    """A corner ("top-left", "top-right", "bottom-left", "bottom-right"), or None for no clock."""
+    clock_format: str = "%H:%M"
+    caption: str | None = None
+    """"name": the file name without its extension; None for no caption."""
+    font_size: int | None = None
+    """Pixels; None = in proportion to the frame's height."""
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = ServerSettings()
     stream: StreamSettings = StreamSettings()
     slideshow: SlideshowSettings = SlideshowSettings()
     screen: ScreenSettings = ScreenSettings()
+    overlay: OverlaySettings = OverlaySettings()
 
 
 Check = Callable[[Any], Any]
@@ -127,6 +145,16 @@ def _text(value: Any) -> str:
 def _token(value: Any) -> str:
     if not isinstance(value, str) or len(value) < 8 or not value.isprintable() or " " in value:
         raise ValueError("a string of at least 8 characters without spaces")
+    return value
+
+
+def _clock_format(value: Any) -> str:
+    if not isinstance(value, str) or "%" not in value or len(value) > 64:
+        raise ValueError('a strftime format such as "%H:%M" or "%a %d %b %H:%M"')
+    try:
+        time.strftime(value)
+    except ValueError:
+        raise ValueError('a strftime format such as "%H:%M"') from None
     return value
 
 
@@ -201,9 +229,19 @@ _TABLES: dict[str, dict[str, Check]] = {
         "folder": _text,
         "interval": _number(0.01, 86400),
         "order": _choice("name", "mtime", "shuffle"),
-        "fit": _choice("contain", "cover"),
+        "fit": _choice("contain", "cover", "blur"),
         "background": _colour,
         "recursive": _boolean,
+        "new_first": _boolean,
+        "transition": _choice("fade", "none"),
+        "transition_seconds": _number(0, 10),
+        "transition_fps": _number(1, 60),
+    },
+    "overlay": {
+        "clock": _choice("top-left", "top-right", "bottom-left", "bottom-right"),
+        "clock_format": _clock_format,
+        "caption": _choice("name"),
+        "font_size": _integer(6, 400),
     },
     "screen": {
         "monitor": _monitor,
@@ -265,6 +303,7 @@ def parse_settings(text: str, base_dir: Path) -> Settings:
         stream=StreamSettings(**_checked("stream", raw.get("stream", {}))),
         slideshow=SlideshowSettings(**slideshow),
         screen=ScreenSettings(**_checked("screen", raw.get("screen", {}))),
+        overlay=OverlaySettings(**_checked("overlay", raw.get("overlay", {}))),
     )
 
 

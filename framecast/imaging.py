@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import simplejpeg
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from .config import Colour
 
@@ -99,7 +99,7 @@ def _too_large(size: str) -> str:
 
 def _fitted_size(width: int, height: int, spec: RenderSpec) -> tuple[int, int]:
     """The size a width×height image takes on the frame (before cropping, for cover)."""
-    pick = min if spec.fit == "contain" else max
+    pick = max if spec.fit == "cover" else min
     scale = pick(spec.width / width, spec.height / height)
     return max(1, round(width * scale)), max(1, round(height * scale))
 
@@ -121,25 +121,45 @@ def _to_rgb(image: Image.Image, background: Colour) -> Image.Image:
 def fit(
     image: Image.Image, spec: RenderSpec, resample: Image.Resampling = SLIDE_FILTER
 ) -> Image.Image:
-    """`image` scaled to the frame: letterboxed on the background (contain) or cropped (cover)."""
+    """`image` scaled to the frame: letterboxed on the background (contain), cropped to fill
+    (cover), or contained over a blurred, darkened copy of itself that fills the frame (blur)."""
     frame_size = (spec.width, spec.height)
     if image.size == frame_size:
         return image
-    width, height = image.size
     if spec.fit == "cover":
-        scale = max(spec.width / width, spec.height / height)
-        crop_w, crop_h = spec.width / scale, spec.height / scale
-        left, top = (width - crop_w) / 2, (height - crop_h) / 2
-        box = (left, top, left + crop_w, top + crop_h)
-        return image.resize(frame_size, resample, box=box, reducing_gap=2.0)
-    size = _fitted_size(width, height, spec)
+        return _cover(image, frame_size, resample)
+    size = _fitted_size(image.width, image.height, spec)
     if size != image.size:
         image = image.resize(size, resample, reducing_gap=2.0)
     if size == frame_size:
         return image
-    frame = Image.new("RGB", frame_size, spec.background)
+    if spec.fit == "blur":
+        frame = _blurred_fill(image, frame_size)
+    else:
+        frame = Image.new("RGB", frame_size, spec.background)
     frame.paste(image, ((spec.width - size[0]) // 2, (spec.height - size[1]) // 2))
     return frame
+
+
+def _cover(image: Image.Image, size: tuple[int, int], resample: Image.Resampling) -> Image.Image:
+    scale = max(size[0] / image.width, size[1] / image.height)
+    crop_w, crop_h = size[0] / scale, size[1] / scale
+    left, top = (image.width - crop_w) / 2, (image.height - crop_h) / 2
+    box = (left, top, left + crop_w, top + crop_h)
+    return image.resize(size, resample, box=box, reducing_gap=2.0)
+
+
+BLUR_SHRINK = 16
+"""The blurred fill is made at 1/16 of the frame's size and scaled up: a wide, cheap blur."""
+BLUR_BRIGHTNESS = 0.45
+
+
+def _blurred_fill(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """The image cropped to fill `size`, blurred and darkened, to sit behind the whole image."""
+    small = (max(1, size[0] // BLUR_SHRINK), max(1, size[1] // BLUR_SHRINK))
+    fill = _cover(image, small, Image.Resampling.BOX).filter(ImageFilter.GaussianBlur(1.5))
+    fill = fill.point(lambda value: value * BLUR_BRIGHTNESS)
+    return fill.resize(size, Image.Resampling.BILINEAR)
 
 
 def encode_jpeg(image: Image.Image, quality: int, optimize: bool = False) -> bytes:
@@ -169,3 +189,23 @@ def _encode_pixels(pixels: memoryview, colorspace: str, quality: int) -> bytes:
         pixels, quality=quality, colorspace=colorspace, colorsubsampling="420"
     )
     return jpeg
+
+
+SNAPSHOT_FORMATS = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+
+
+def convert_frame(jpeg: bytes, size: tuple[int, int], fmt: str, quality: int) -> bytes:
+    """A published frame at another size (scaled to exactly `size`) or in another format."""
+    with Image.open(io.BytesIO(jpeg)) as image:
+        image.draft("RGB", size)
+        frame = image.convert("RGB")
+    if frame.size != size:
+        frame = frame.resize(size, SLIDE_FILTER, reducing_gap=2.0)
+    buffer = io.BytesIO()
+    if fmt == "png":
+        frame.save(buffer, "PNG", compress_level=3)
+    elif fmt == "webp":
+        frame.save(buffer, "WEBP", quality=quality)
+    else:
+        frame.save(buffer, "JPEG", quality=quality, subsampling="4:2:0")
+    return buffer.getvalue()

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _DIGITS = re.compile(r"(\d+)")
+HISTORY = 100
+"""How many shuffled slides "previous" can step back through."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Rotation:
         self._rng = rng or random.Random()
         self._bag: list[Path] = []
         self._shown: set[Path] = set()
+        self._history: list[Path] = []
 
     def peek(self, slides: list[Slide], current: Slide | None) -> Slide | None:
         """The slide `advance` would return, without moving."""
@@ -49,6 +52,25 @@ class Rotation:
     def advance(self, slides: list[Slide], current: Slide | None) -> Slide | None:
         """The slide after `current` (which may have left the set), or None if there are none."""
         return self._pick(slides, current, take=True)
+
+    def back(self, slides: list[Slide], current: Slide | None) -> Slide | None:
+        """The slide shown before `current` (in shuffle, the one actually shown before it)."""
+        if not slides:
+            return None
+        if self.order == "shuffle":
+            by_path = {s.path: s for s in slides}
+            while self._history:
+                earlier = self._history.pop()
+                if current is not None and earlier == current.path:
+                    continue
+                if earlier in by_path:
+                    return by_path[earlier]
+            return current if current in slides else slides[0]
+        ordered = sorted(slides, key=self._key)
+        if current is None:
+            return ordered[-1]
+        before = self._key(current)
+        return next((s for s in reversed(ordered) if self._key(s) < before), ordered[-1])
 
     def _pick(self, slides: list[Slide], current: Slide | None, take: bool) -> Slide | None:
         if not slides:
@@ -82,4 +104,6 @@ class Rotation:
         if take:
             self._bag.pop(0)
             self._shown.add(chosen)
+            if current is not None:
+                self._history = [*self._history[-(HISTORY - 1) :], current.path]
         return by_path[chosen]

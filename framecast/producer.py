@@ -7,11 +7,17 @@ changes: an idle show costs nothing here, and the web layer re-sends for keepali
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path, PurePosixPath
 
+from PIL import Image
+
+from .compose import Labels, crossfade, label
 from .config import Settings, SlideshowSettings
 from .hub import FrameHub
 from .imaging import RenderSpec, UnreadableImage, encode_jpeg
@@ -23,6 +29,7 @@ from .sources.screen import ScreenCapture
 
 log = logging.getLogger(__name__)
 
+COMMANDS = ("next", "previous", "pause", "resume")
 SCREEN_CHECK_SECONDS = 1.0
 """How often the producer looks at the screen source's demand when nothing wakes it."""
 
@@ -57,6 +64,7 @@ class SlideshowProducer:
         settings: Settings,
         renderer: SlideRenderer | None = None,
         playlist_factory: PlaylistFactory = folder_playlist,
+        clock: Callable[[], datetime] = datetime.now,
     ) -> None:
         self._hub = hub
         self._renderer = renderer or SlideRenderer()
@@ -67,8 +75,15 @@ class SlideshowProducer:
         self._playlist: FolderPlaylist | None = None
         self._current: Slide | None = None
         self._shown: tuple[object, ...] | None = None
+        self._shown_image: Image.Image | None = None
+        self._shown_path: Path | None = None
         self._shown_at = 0.0
+        self._capped: SlideshowSettings | None = None
+        self._clock = clock
         self._source = settings.stream.source
+        self._commands: list[str] = []
+        self._commands_lock = threading.Lock()
+        self._paused = False
         self._screen = ScreenCapture(hub, settings)
         hub.on_demand(self._wake.set)
         self._thread = threading.Thread(target=self._run, name="producer", daemon=True)
@@ -85,6 +100,18 @@ class SlideshowProducer:
         """Take new settings; the producer thread acts on them at once."""
         self._settings = settings
         self._wake.set()
+
+    def command(self, action: str) -> None:
+        """ "next", "previous", "pause" or "resume", from an HTTP thread; acted on at once."""
+        if action not in COMMANDS:
+            raise ValueError(f"unknown command {action!r}")
+        with self._commands_lock:
+            self._commands.append(action)
+        self._wake.set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
 
     # --- status (HTTP threads) --------------------------------------------------------------
 
@@ -128,7 +155,7 @@ class SlideshowProducer:
     def _step_screen(self, settings: Settings) -> float:
         """Run the capture thread while someone wants frames, and only then."""
         self._screen.apply(settings)
-        self._shown = None
+        self._shown = self._shown_image = None
         wanted = self._hub.wanted
         if wanted and not self._screen.running:
             self._screen.start()
@@ -139,15 +166,23 @@ class SlideshowProducer:
 
     def _step_slideshow(self, settings: Settings, playlist: FolderPlaylist) -> float:
         """Show the current slide, advance when it is due, prepare the next one."""
-        playlist.set_order(settings.slideshow.order)
+        playlist.set_order(settings.slideshow.order, settings.slideshow.new_first)
         spec = render_spec(settings)
         now = time.monotonic()
         interval = settings.slideshow.interval
         current = self._current and playlist.lookup(self._current.path)
         due = self._shown_at + interval
+        jumps = self._take_commands()
         if current is None:
             # Nothing shown yet, or the slide on screen has just left the folder.
             current = playlist.advance(self._current)
+            self._shown_at = now
+        elif jumps:
+            for jump in jumps:
+                moved = playlist.advance(current) if jump == "next" else playlist.back(current)
+                current = moved or current
+            self._shown_at = now
+        elif self._paused:
             self._shown_at = now
         elif now >= due:
             current = playlist.advance(current)
@@ -163,9 +198,81 @@ class SlideshowProducer:
             playlist.report_unreadable(current, str(error))
             self._current = None
             return 0
-        self._show(("slide", current, spec), lambda: jpeg, spec)
+        labels = self._labels(settings, current)
+        fade = self._fade_steps(settings.slideshow)
+        if labels.empty and not fade:
+            self._show(("slide", current, spec), lambda: jpeg, spec)
+        else:
+            self._show_composed(current, jpeg, labels, fade, settings.slideshow, spec)
         self._prepare_next(playlist, current, spec)
-        return max(0.0, self._shown_at + interval - time.monotonic())
+        wait = self._shown_at + interval - time.monotonic()
+        if labels.clock is not None:
+            wait = min(wait, 60.0 - self._clock().second - self._clock().microsecond / 1e6)
+        return max(0.0, wait)
+
+    def _labels(self, settings: Settings, slide: Slide) -> Labels:
+        overlay = settings.overlay
+        return Labels(
+            clock=self._clock().strftime(overlay.clock_format) if overlay.clock else None,
+            clock_corner=overlay.clock or "top-right",
+            caption=PurePosixPath(slide.name).stem if overlay.caption == "name" else None,
+            font_size=overlay.font_size,
+        )
+
+    def _fade_steps(self, settings: SlideshowSettings) -> int:
+        """How many frames a fade takes, its length capped at half the interval."""
+        if settings.transition != "fade":
+            return 0
+        seconds = min(settings.transition_seconds, settings.interval / 2)
+        if seconds < settings.transition_seconds and self._capped != settings:
+            log.warning(
+                "transition_seconds = %g is longer than half the %g s interval: capped at %g s",
+                settings.transition_seconds,
+                settings.interval,
+                seconds,
+            )
+        self._capped = settings
+        return round(seconds * settings.transition_fps)
+
+    def _show_composed(
+        self,
+        slide: Slide,
+        jpeg: bytes,
+        labels: Labels,
+        fade: int,
+        settings: SlideshowSettings,
+        spec: RenderSpec,
+    ) -> None:
+        """Publish the slide with its labels, faded in from the frame before when it is new."""
+        key = ("composed", slide, spec, labels)
+        if key == self._shown:
+            return
+        with Image.open(io.BytesIO(jpeg)) as decoded:
+            frame = label(decoded.convert("RGB"), labels)
+        before = self._shown_image
+        if before is not None and fade > 1 and slide.path != self._shown_path:
+            pace = 1.0 / settings.transition_fps
+            next_at = time.monotonic()
+            for between in crossfade(before, frame, fade):
+                self._hub.publish(encode_jpeg(between, spec.quality), spec.width, spec.height)
+                next_at += pace
+                time.sleep(max(0.0, next_at - time.monotonic()))
+        self._hub.publish(encode_jpeg(frame, spec.quality, optimize=True), spec.width, spec.height)
+        self._shown, self._shown_image, self._shown_path = key, frame, slide.path
+
+    def _take_commands(self) -> list[str]:
+        """Apply pause and resume; return the "next" and "previous" asked for, in order."""
+        with self._commands_lock:
+            commands, self._commands = self._commands, []
+        jumps = []
+        for action in commands:
+            if action in ("pause", "resume"):
+                if self._paused != (action == "pause"):
+                    log.info("Slideshow %s", "paused" if action == "pause" else "resumed")
+                self._paused = action == "pause"
+            else:
+                jumps.append(action)
+        return jumps
 
     def _ensure_playlist(self, settings: SlideshowSettings) -> FolderPlaylist:
         playlist = self._playlist
@@ -214,4 +321,4 @@ class SlideshowProducer:
         """Publish the frame `key` names, unless it is already what the stream shows."""
         if key != self._shown:
             self._hub.publish(jpeg(), spec.width, spec.height)
-            self._shown = key
+            self._shown, self._shown_image = key, None

@@ -120,7 +120,9 @@ class Framecast:
         self.hub = FrameHub()
         self.producer = SlideshowProducer(self.hub, settings)
         self.watcher = ConfigWatcher(config_path, settings, self._apply)
-        self.app = create_app(self.hub, self.status, lambda: self.watcher.settings)
+        self.app = create_app(
+            self.hub, self.status, lambda: self.watcher.settings, self.producer.command
+        )
         self._started = time.monotonic()
         self._instance = secrets.token_hex(8)
 
@@ -138,6 +140,7 @@ class Framecast:
             "uptime_s": round(time.monotonic() - self._started, 3),
             "skipped": playlist.skipped() if playlist else [],
             "config_error": self.watcher.error,
+            "paused": self.producer.paused,
             "instance": self._instance,
         }
 

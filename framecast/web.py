@@ -1,6 +1,6 @@
 """The HTTP face: the player page, the MJPEG stream, a snapshot, status and health.
 
-It only reads the hub and a status callback; it knows nothing of how frames are made.
+It reads the hub, a status callback and the settings; it knows nothing of how frames are made.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ import hashlib
 import hmac
 import logging
 import math
+import secrets
 import select
 import socket
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -25,6 +27,7 @@ from flask import Flask, Response, jsonify, request
 from . import mjpeg
 from .config import Settings
 from .hub import Frame, FrameHub
+from .imaging import SNAPSHOT_FORMATS, convert_frame
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,9 @@ QUICK_WRITES_FOR_LARGE = 30
 OPEN_PATHS = {"/healthz", "/player.js", "/favicon.ico"}
 """Paths served without the token: health checks, the page's script (public code), and the
 icon browsers ask for by themselves (there is none: 404)."""
+SNAPSHOT_MAX = (3840, 2160)
+DEFAULT_SNAPSHOT_QUALITY = 85
+SNAPSHOT_CACHE_ENTRIES = 16
 SNAPSHOT_WAIT_SECONDS = 2.0
 """How long a snapshot waits for a live source (the screen) to start and look again."""
 
@@ -85,6 +91,75 @@ class SharedParts:
             return self._part
 
 
+class BadParameter(ValueError):
+    def __init__(self, name: str, allowed: str) -> None:
+        super().__init__(f"{name}: expected {allowed}")
+        self.name = name
+        self.allowed = allowed
+
+
+@dataclass(frozen=True)
+class SnapshotRequest:
+    """What a snapshot request asks for; `key` names it in caches and ETags."""
+
+    size: tuple[int, int]
+    fmt: str
+    quality: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.size[0]}x{self.size[1]}-{self.fmt}-q{self.quality}"
+
+    @classmethod
+    def parse(cls, args: Mapping[str, str], frame: Frame) -> SnapshotRequest | None:
+        """The request's parameters, checked; None when it has none (the frame as sent)."""
+        if not {"width", "height", "format", "quality"} & set(args):
+            return None
+        width = _whole(args, "width", SNAPSHOT_MAX[0])
+        height = _whole(args, "height", SNAPSHOT_MAX[1])
+        if width and not height:
+            height = max(1, round(width * frame.height / frame.width))
+        elif height and not width:
+            width = max(1, round(height * frame.width / frame.height))
+        fmt = args.get("format", "jpeg").lower()
+        if fmt == "jpg":
+            fmt = "jpeg"
+        if fmt not in SNAPSHOT_FORMATS:
+            raise BadParameter("format", ", ".join(SNAPSHOT_FORMATS))
+        quality = _whole(args, "quality", 95) or DEFAULT_SNAPSHOT_QUALITY
+        return cls((width or frame.width, height or frame.height), fmt, quality)
+
+
+def _whole(args: Mapping[str, str], name: str, highest: int) -> int:
+    """A whole number from 1 to `highest`, or 0 when the parameter is absent."""
+    raw = args.get(name)
+    if raw is None:
+        return 0
+    if not raw.isdigit() or not 1 <= int(raw) <= highest:
+        raise BadParameter(name, f"a whole number from 1 to {highest}")
+    return int(raw)
+
+
+class SnapshotCache:
+    """Converted snapshots of recent frames, so many viewers of one size cost one conversion."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+
+    def get(self, frame: Frame, wanted: SnapshotRequest) -> bytes:
+        key = (frame.seq, wanted.key)
+        with self._lock:
+            cached = self._entries.get(key)
+        if cached is None:
+            cached = convert_frame(frame.jpeg, wanted.size, wanted.fmt, wanted.quality)
+            with self._lock:
+                self._entries[key] = cached
+                while len(self._entries) > SNAPSHOT_CACHE_ENTRIES:
+                    self._entries.popitem(last=False)
+        return cached
+
+
 class OncePerMinute:
     """Rate-limits a log line per key (an address), so a flood cannot flood the log."""
 
@@ -114,9 +189,14 @@ def content_security_policy(page: bytes) -> str:
 
 
 def create_app(
-    hub: FrameHub, status: Callable[[], dict[str, Any]], settings: Callable[[], Settings]
+    hub: FrameHub,
+    status: Callable[[], dict[str, Any]],
+    settings: Callable[[], Settings],
+    control: Callable[[str], None],
 ) -> Flask:
-    """A Flask app serving `hub`; `status` and `settings` are read on every request."""
+    """A Flask app serving `hub`; `status` and `settings` are read on every request, and
+    `control` is called with "next", "previous", "pause" or "resume" when a phone on the LAN
+    drives the show (it raises ValueError for anything else)."""
     app = Flask(__name__)
     templates = resources.files(__package__).joinpath("templates")
     page = templates.joinpath("index.html").read_bytes()
@@ -124,12 +204,12 @@ def create_app(
     page_headers = {**NO_STORE, "Content-Security-Policy": content_security_policy(page)}
     open_streams = OpenStreams()
     shared_parts = SharedParts()
+    snapshots = SnapshotCache()
     log_refusal = OncePerMinute()
+    instance = secrets.token_hex(4)
 
     def keepalive() -> float:
         return settings().stream.keepalive
-
-    app.extensions["framecast"] = {"hub": hub, "open_streams": open_streams}
 
     @app.before_request
     def check_token() -> Response | None:
@@ -181,32 +261,34 @@ def create_app(
                 headers={**NO_STORE, "Retry-After": str(RETRY_AFTER_SECONDS)},
             )
         sock = request.environ.get("werkzeug.socket")
-        if not isinstance(sock, socket.socket):
-            sock = None
-        else:
-            # A send blocked this long means the TV is gone without a TCP close: drop it.
-            sock.settimeout(server.client_timeout)
-        stream_id = request.args.get("id", "")[:MAX_STREAM_ID]
-        hung_up = _hang_up_check(sock)
-        body = _stream_body(
-            hub,
-            keepalive,
-            hung_up,
-            SendBuffer(sock),
-            open_streams,
-            shared_parts,
-            stream_id,
-            address,
+        client = StreamSocket(
+            sock if isinstance(sock, socket.socket) else None, server.client_timeout
         )
+        stream_id = request.args.get("id", "")[:MAX_STREAM_ID]
+        body = _stream_body(hub, keepalive, client, open_streams, shared_parts, stream_id, address)
         return Response(body, mimetype=mjpeg.MIMETYPE, headers=STREAM_HEADERS)
 
     @app.get("/snapshot.jpg")
+    @app.get("/snapshot")
     def snapshot() -> Response:
         with hub.demand():
             frame = hub.current(SNAPSHOT_WAIT_SECONDS)
         if frame is None:
             return Response("no frame yet\n", status=503, mimetype="text/plain", headers=NO_STORE)
-        return Response(frame.jpeg, mimetype="image/jpeg", headers=NO_STORE)
+        try:
+            wanted = SnapshotRequest.parse(request.args, frame)
+        except BadParameter as bad:
+            response = jsonify(error=str(bad), parameter=bad.name, allowed=bad.allowed)
+            response.status_code = 400
+            return response
+        etag = f'"{instance}-{frame.seq}-{wanted.key if wanted else "as-sent"}"'
+        headers = {**NO_STORE, "ETag": etag}
+        if etag in request.headers.get("If-None-Match", ""):
+            return Response(status=304, headers=headers)
+        if wanted is None:
+            return Response(frame.jpeg, mimetype="image/jpeg", headers=headers)
+        body = snapshots.get(frame, wanted)
+        return Response(body, mimetype=SNAPSHOT_FORMATS[wanted.fmt], headers=headers)
 
     @app.get("/status")
     def status_json() -> Response:
@@ -221,6 +303,19 @@ def create_app(
         response.headers.update(NO_STORE)
         return response
 
+    @app.post("/api/<action>")
+    def api(action: str) -> Response:
+        try:
+            control(action)
+        except ValueError as unknown:
+            response = jsonify(error=str(unknown))
+            response.status_code = 404
+            return response
+        log.info("Control: %s, from %s", action, request.remote_addr or "?")
+        response = jsonify(ok=True, action=action)
+        response.headers.update(NO_STORE)
+        return response
+
     @app.get("/healthz")
     def healthz() -> Response:
         return Response("ok", mimetype="text/plain", headers=NO_STORE)
@@ -228,21 +323,37 @@ def create_app(
     return app
 
 
-class SendBuffer:
-    """Sizes one stream socket's kernel send buffer by how the client keeps up.
+class StreamSocket:
+    """What one stream's HTTP thread needs of its client's socket.
 
-    A client that lags gets a small buffer, so the kernel cannot queue seconds of old frames for
-    it; one that takes every frame at once gets a large one, which costs fewer wake-ups per
-    frame. Called on the client's HTTP thread after each frame is written.
+    A send that blocks for `client_timeout` ends the stream (the TV is gone without a TCP
+    close). The kernel send buffer is sized by how the client keeps up: small while it lags, so
+    the kernel cannot queue seconds of old frames for it; large once it takes every frame at
+    once, which costs fewer wake-ups per frame.
     """
 
-    def __init__(self, sock: socket.socket | None) -> None:
+    def __init__(self, sock: socket.socket | None, client_timeout: float) -> None:
         self._sock = sock
         self._quick_writes = 0
         self._large = True
+        if sock is not None:
+            sock.settimeout(client_timeout)
         self._resize(large=False)
 
+    def hung_up(self) -> bool:
+        """Whether the client closed its end: a stream client sends nothing after its request,
+        so a readable socket means end of file. Without this a TV switched off would only be
+        noticed at the next write, up to a whole keepalive later."""
+        if self._sock is None:
+            return False
+        try:
+            readable, _, _ = select.select([self._sock], [], [], 0)
+            return bool(readable) and self._sock.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
     def wrote(self, seconds: float) -> None:
+        """One frame took `seconds` to write."""
         if seconds >= SLOW_WRITE_SECONDS:
             self._quick_writes = 0
             self._resize(large=False)
@@ -260,28 +371,10 @@ class SendBuffer:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
-def _hang_up_check(sock: socket.socket | None) -> Callable[[], bool]:
-    """Whether the client has closed its end: a stream client sends nothing after its request,
-    so a readable socket means end of file. Without this a closed TV would only be noticed at
-    the next write, up to a whole keepalive later."""
-
-    def hung_up() -> bool:
-        if sock is None:
-            return False
-        try:
-            readable, _, _ = select.select([sock], [], [], 0)
-            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
-        except (OSError, ValueError):
-            return True
-
-    return hung_up
-
-
 def _stream_body(
     hub: FrameHub,
     keepalive: Callable[[], float],
-    hung_up: Callable[[], bool],
-    send_buffer: SendBuffer,
+    client: StreamSocket,
     open_streams: OpenStreams,
     shared_parts: SharedParts,
     stream_id: str,
@@ -298,10 +391,10 @@ def _stream_body(
         log.info("Client %s connected (%d watching)", address, hub.clients)
         try:
             yield mjpeg.PART_HEADERS
-            for frame in _frames(hub, keepalive, hung_up):
+            for frame in _frames(hub, keepalive, client.hung_up):
                 started = time.monotonic()
                 yield shared_parts.of(frame)
-                send_buffer.wrote(time.monotonic() - started)
+                client.wrote(time.monotonic() - started)
         finally:
             open_streams.remove(stream_id)
             log.info("Client %s left (%d watching)", address, hub.clients - 1)

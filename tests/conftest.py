@@ -27,6 +27,7 @@ interval = {interval}
 order = "{order}"
 fit = "{fit}"
 background = "{background}"
+transition = "{transition}"
 """
 
 
@@ -40,6 +41,7 @@ def config_text(
     background: str = "#000000",
     keepalive: float = 20,
     source: str = "slideshow",
+    transition: str = "none",
     extra: str = "",
 ) -> str:
     """A small valid config; tests change one key at a time."""
@@ -53,6 +55,7 @@ def config_text(
             background=background,
             keepalive=keepalive,
             source=source,
+            transition=transition,
         )
         + extra
     )

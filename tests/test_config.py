@@ -18,8 +18,14 @@ def test_shipped_config_has_every_key_with_the_defaults() -> None:
         assert f"\n{key} = " in text
     for key in ("interval", "order", "fit", "background", "recursive", "monitor", "fps"):
         assert f"\n{key} = " in text
-    for key in ("region", "quality"):
+    for key in ("new_first", "transition", "transition_seconds", "transition_fps"):
+        assert f"\n{key} = " in text
+    for key in ("clock", "clock_format", "caption", "font_size"):
         assert f"\n# {key} = " in text
+    for key in ("region", "quality", "token"):
+        assert f"\n# {key} = " in text
+    for key in ("max_clients", "client_timeout"):
+        assert f"\n{key} = " in text
     assert settings.slideshow.folder == ROOT / "images"
 
 
@@ -120,6 +126,16 @@ def test_settings_are_frozen() -> None:
         ("[slideshow\ninterval = 3", "not valid TOML"),
         ("[stream]\nquality = 80\nquality = 70\nwidth = 640\n", "at line 3"),
         ("[screen]\nfps = 0", "[screen] fps = 0 is not allowed: expected a number above 0"),
+        (
+            '[overlay]\nclock = "middle"',
+            '[overlay] clock = "middle" is not allowed: expected one of',
+        ),
+        ("[overlay]\nfont_size = 0", "[overlay] font_size = 0 is not allowed"),
+        ('[overlay]\nclock_format = "HH:MM"', "[overlay] clock_format"),
+        ('[overlay]\ncaption = "title"', '[overlay] caption = "title"'),
+        ("[slideshow]\ntransition_seconds = 11", "[slideshow] transition_seconds = 11"),
+        ('[slideshow]\ntransition = "wipe"', '"fade", "none"'),
+        ("[slideshow]\nnew_first = 1", "[slideshow] new_first = 1"),
         ("[screen]\nfps = -5", "[screen] fps = -5 is not allowed"),
         ("[screen]\nmonitor = -1", "[screen] monitor = -1 is not allowed"),
         ("[screen]\nregion = [0, 0, 0, 10]", "[screen] region = [0, 0, 0, 10] is not allowed"),
@@ -162,3 +178,33 @@ def test_screen_settings() -> None:
         15.0,
         None,
     )
+
+
+def test_server_limits_and_token() -> None:
+    server = parse_settings(
+        '[server]\nmax_clients = 3\nclient_timeout = 5\ntoken = "abcdefgh12"\n', Path()
+    ).server
+    assert (server.max_clients, server.client_timeout, server.token) == (3, 5.0, "abcdefgh12")
+    assert "abcdefgh12" not in repr(server)
+    with pytest.raises(ConfigError) as error:
+        parse_settings('[server]\ntoken = "short"\n', Path())
+    assert "[server] token = (hidden) is not allowed" in str(error.value)
+    assert "short" not in str(error.value)
+
+
+def test_signage_settings() -> None:
+    settings = parse_settings(
+        '[slideshow]\nfit = "blur"\ntransition = "none"\ntransition_seconds = 2\n'
+        'transition_fps = 10\nnew_first = false\n[overlay]\nclock = "bottom-left"\n'
+        'clock_format = "%a %H:%M"\ncaption = "name"\nfont_size = 30\n',
+        Path(),
+    )
+    assert settings.slideshow.fit == "blur"
+    assert (settings.slideshow.transition, settings.slideshow.transition_seconds) == ("none", 2.0)
+    assert settings.slideshow.new_first is False
+    assert settings.overlay.clock == "bottom-left"
+    assert settings.overlay.caption == "name"
+    defaults = parse_settings("", Path())
+    assert defaults.slideshow.transition == "fade"
+    assert defaults.slideshow.new_first is True
+    assert defaults.overlay.clock is None

@@ -87,6 +87,9 @@ class FolderPlaylist:
         self._observer_factory = observer_factory
         self._observer: BaseObserver | None = None
         self._rotation = Rotation(order)
+        self._new_first = True
+        self._arrivals: list[Path] = []
+        self._interrupted: Slide | None = None
         self._cond = threading.Condition()
         self._slides: dict[Path, Slide] = {}
         self._skipped: dict[Path, tuple[tuple[int, int], str]] = {}
@@ -109,20 +112,51 @@ class FolderPlaylist:
         self._thread.join()
         self._unwatch()
 
-    def set_order(self, order: str) -> None:
+    def set_order(self, order: str, new_first: bool) -> None:
         with self._cond:
             if order != self._rotation.order:
                 self._rotation = Rotation(order)
+            self._new_first = new_first
+            if not new_first:
+                self._arrivals.clear()
 
     # --- producer --------------------------------------------------------------------------
 
     def advance(self, current: Slide | None) -> Slide | None:
+        """The next slide: a file that arrived while running first (with new_first), then the
+        normal order, picking up after the slide the arrival interrupted."""
         with self._cond:
+            arrival = self._next_arrival()
+            if arrival is not None:
+                if self._interrupted is None:
+                    self._interrupted = current
+                return arrival
+            if self._interrupted is not None:
+                current, self._interrupted = self._interrupted, None
             return self._rotation.advance(list(self._slides.values()), current)
+
+    def back(self, current: Slide | None) -> Slide | None:
+        with self._cond:
+            return self._rotation.back(list(self._slides.values()), current)
 
     def peek(self, current: Slide | None) -> Slide | None:
         with self._cond:
-            return self._rotation.peek(list(self._slides.values()), current)
+            arrival = self._next_arrival(take=False)
+            if arrival is not None:
+                return arrival
+            after = self._interrupted or current
+            return self._rotation.peek(list(self._slides.values()), after)
+
+    def _next_arrival(self, take: bool = True) -> Slide | None:
+        """The oldest arrival still in the folder (lock held)."""
+        while self._arrivals:
+            slide = self._slides.get(self._arrivals[0])
+            if slide is not None:
+                if take:
+                    self._arrivals.pop(0)
+                return slide
+            self._arrivals.pop(0)
+        return None
 
     def lookup(self, path: Path) -> Slide | None:
         """The slide at `path` as it is now (its size and mtime may have changed), or None."""
@@ -291,6 +325,8 @@ class FolderPlaylist:
             self._skipped.pop(path, None)
             old = self._slides.get(path)
             self._slides[path] = new
+            if item.announce and old is None and self._new_first:
+                self._arrivals.append(path)
         if item.announce:
             verb = "changed" if old else "added"
             log.info("Slide %s: %s (%d×%d)", verb, name, width, height)

@@ -1,0 +1,60 @@
+"""Finishing touches rendered on the server: labels, cross-fades, the blurred fill."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image, ImageChops, ImageStat
+from support import BLUE, GREEN, RED, close_to
+
+from framecast.compose import Labels, crossfade, label
+from framecast.imaging import RenderSpec, fit
+
+
+def region_changed(a: Image.Image, b: Image.Image, box: tuple[int, int, int, int]) -> float:
+    return ImageStat.Stat(ImageChops.difference(a.crop(box), b.crop(box)).convert("L")).mean[0]
+
+
+def test_a_clock_is_drawn_in_its_corner_on_a_plate() -> None:
+    slide = Image.new("RGB", (640, 360), (250, 250, 250))
+    labelled = label(slide, Labels(clock="12:34", clock_corner="top-left"))
+    assert region_changed(slide, labelled, (0, 0, 160, 60)) > 30, "no clock at top-left"
+    assert region_changed(slide, labelled, (480, 300, 640, 360)) == 0, "drawn elsewhere too"
+    assert label(slide, Labels(clock="12:35", clock_corner="top-left")).tobytes() != (
+        labelled.tobytes()
+    ), "a new minute is a new frame"
+    assert label(slide, Labels()) is slide
+
+
+def test_a_caption_sits_along_the_bottom_and_is_legible_on_white() -> None:
+    slide = Image.new("RGB", (640, 360), (255, 255, 255))
+    labelled = label(slide, Labels(caption="Summer fair"))
+    bottom = labelled.crop((160, 300, 480, 360)).convert("L")
+    assert bottom.getextrema()[0] < 120, "a dark plate behind the text"
+    assert bottom.getextrema()[1] > 200, "light text on it"
+    assert region_changed(slide, labelled, (0, 0, 640, 200)) == 0
+
+
+def test_crossfade_frames_are_blends_of_both_slides() -> None:
+    before, after = Image.new("RGB", (64, 36), RED), Image.new("RGB", (64, 36), GREEN)
+    frames = list(crossfade(before, after, 4))
+    assert len(frames) == 3
+    middle = frames[1].getpixel((32, 18))
+    expected = tuple((a + b) // 2 for a, b in zip(RED, GREEN, strict=True))
+    assert close_to(middle, expected, 3)  # type: ignore[arg-type]
+    reds = [f.getpixel((32, 18))[0] for f in frames]  # type: ignore[index]
+    assert reds == sorted(reds, reverse=True), "red fades out step by step"
+
+
+def test_blur_fill_has_no_bars_and_the_whole_slide_in_the_middle(tmp_path: Path) -> None:
+    portrait = Image.new("RGB", (90, 160), BLUE)
+    portrait.paste(RED, (0, 0, 90, 80))
+    frame = fit(portrait, RenderSpec(320, 180, "blur", (0, 0, 0), 90))
+    assert frame.size == (320, 180)
+    assert close_to(frame.getpixel((160, 20)), RED)  # type: ignore[arg-type]
+    assert close_to(frame.getpixel((160, 160)), BLUE)  # type: ignore[arg-type]
+    for x in (3, 316):
+        edge = frame.getpixel((x, 90))
+        assert isinstance(edge, tuple)
+        assert max(edge) > 20, "the sides are filled, not black bars"
+        assert max(edge) < 200, "and darkened"
