@@ -232,7 +232,8 @@ class SlideshowProducer:
                 seconds,
             )
         self._capped = settings
-        return round(seconds * settings.transition_fps)
+        steps = round(seconds * settings.transition_fps)
+        return steps if steps > 1 else 0
 
     def _show_composed(
         self,
@@ -250,7 +251,7 @@ class SlideshowProducer:
         with Image.open(io.BytesIO(jpeg)) as decoded:
             frame = label(decoded.convert("RGB"), labels)
         before = self._shown_image
-        if before is not None and fade > 1 and slide.path != self._shown_path:
+        if before is not None and fade and slide.path != self._shown_path:
             pace = 1.0 / settings.transition_fps
             next_at = time.monotonic()
             for between in crossfade(before, frame, fade):

@@ -247,3 +247,22 @@ def test_an_unreadable_file_is_skipped_with_permission_denied(images: Path, tmp_
         assert server.status()["slides"] == 1
     finally:
         server.stop()
+
+
+def test_the_start_warns_when_the_screen_is_open_to_the_network(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from framecast.config import load_settings
+    from framecast.server import Framecast
+
+    config = tmp_path / "config.toml"
+    warning = "The screen can be watched by anyone"
+    for host, token, warned in (
+        ("0.0.0.0", "", True),
+        ("127.0.0.1", "", False),
+        ("0.0.0.0", 'token = "a-long-secret"\n', False),
+    ):
+        config.write_text(f'[server]\n{token}[stream]\nsource = "screen"\n')
+        caplog.clear()
+        Framecast(config, load_settings(config), host).warn_if_exposed()
+        assert (warning in caplog.text) is warned, (host, token)
