@@ -13,7 +13,7 @@ from pathlib import Path
 import simplejpeg
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-from .config import Colour
+from .config import Colour, Settings
 
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 """Refuse images above this many pixels before decoding them (Pillow's own warning limit)."""
@@ -43,6 +43,18 @@ class RenderSpec:
     fit: str
     background: Colour
     quality: int
+
+
+def render_spec(settings: Settings, quality: int | None = None) -> RenderSpec:
+    """How frames are rendered under `settings`: the stream's size, the slides' fit and
+    background, and the stream's quality unless `quality` overrides it."""
+    return RenderSpec(
+        settings.stream.width,
+        settings.stream.height,
+        settings.slideshow.fit,
+        settings.slideshow.background,
+        quality or settings.stream.quality,
+    )
 
 
 def probe(path: Path) -> tuple[int, int]:

@@ -1,8 +1,9 @@
 """The one thread that decides what is on the stream, renders it once and publishes it.
 
-It owns the folder playlist (replacing it when the folder setting changes), times the slides,
-renders the next slide ahead so it goes out on time, and publishes only when what is shown
-changes: an idle show costs nothing here, and the web layer re-sends for keepalive.
+It owns the folder playlist (replacing it when the folder setting changes) and the screen
+capture (running it only while someone watches), times the slides, renders the next slide ahead
+so it goes out on time, adds labels and fades, and publishes only when what is shown changes: an
+idle show costs nothing here, and the web layer re-sends for keepalive.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from PIL import Image
 from .compose import Labels, crossfade, label
 from .config import Settings, SlideshowSettings
 from .hub import FrameHub
-from .imaging import RenderSpec, UnreadableImage, encode_jpeg
+from .imaging import RenderSpec, UnreadableImage, encode_jpeg, render_spec
 from .ordering import Slide
 from .placeholder import render_message
 from .renderer import SlideRenderer
@@ -38,16 +39,6 @@ PlaylistFactory = Callable[[SlideshowSettings, Callable[[], None]], FolderPlayli
 
 def folder_playlist(settings: SlideshowSettings, on_change: Callable[[], None]) -> FolderPlaylist:
     return FolderPlaylist(settings.folder, settings.recursive, settings.order, on_change)
-
-
-def render_spec(settings: Settings) -> RenderSpec:
-    return RenderSpec(
-        settings.stream.width,
-        settings.stream.height,
-        settings.slideshow.fit,
-        settings.slideshow.background,
-        settings.stream.quality,
-    )
 
 
 class SlideshowProducer:
@@ -102,7 +93,8 @@ class SlideshowProducer:
         self._wake.set()
 
     def command(self, action: str) -> None:
-        """ "next", "previous", "pause" or "resume", from an HTTP thread; acted on at once."""
+        """Ask for "next", "previous", "pause" or "resume" (from an HTTP thread); the producer
+        thread acts on it at once."""
         if action not in COMMANDS:
             raise ValueError(f"unknown command {action!r}")
         with self._commands_lock:

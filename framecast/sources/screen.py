@@ -19,7 +19,7 @@ import mss
 
 from ..config import MAX_FPS, ScreenSettings, Settings
 from ..hub import FrameHub
-from ..imaging import RenderSpec, encode_jpeg, encode_screen
+from ..imaging import RenderSpec, encode_jpeg, encode_screen, render_spec
 from ..placeholder import render_message
 
 log = logging.getLogger(__name__)
@@ -34,13 +34,7 @@ class ScreenError(Exception):
 
 def screen_spec(settings: Settings) -> RenderSpec:
     """How screen frames are rendered: the stream's size and fit, the screen's own quality."""
-    return RenderSpec(
-        settings.stream.width,
-        settings.stream.height,
-        settings.slideshow.fit,
-        settings.slideshow.background,
-        settings.screen.quality or settings.stream.quality,
-    )
+    return render_spec(settings, settings.screen.quality)
 
 
 @dataclass(frozen=True)
