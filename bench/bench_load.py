@@ -119,7 +119,10 @@ def bench_streams(work: Path, binary: Path, seconds: float) -> None:
     rows: list[list[object]] = []
     for clients, fps in STREAM_RUNS:
         interval = round(1 / fps, 3)
-        server = framecast(work, f"[stream]\nquality = 80\n[slideshow]\ninterval = {interval}\n")
+        server = framecast(
+            work,
+            f'[stream]\nquality = 80\n[slideshow]\ninterval = {interval}\ntransition = "none"\n',
+        )
         result, cpu = drive(
             binary, server.port, clients, seconds, WARMUP_SECONDS, server.process.pid
         )
@@ -193,7 +196,7 @@ def bench_slow_client(work: Path, binary: Path) -> None:
     server = framecast(
         work,
         '[stream]\nwidth = 640\nheight = 360\nquality = 80\n[slideshow]\nfolder = "unique"\n'
-        "interval = 0.033\n",
+        'interval = 0.033\ntransition = "none"\n',
     )
     observer = StreamReader(server.port)
     time.sleep(12)  # one whole pass, so every slide is rendered and cached

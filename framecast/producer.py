@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 COMMANDS = ("next", "previous", "pause", "resume")
 SCREEN_CHECK_SECONDS = 1.0
+SCHEDULE_CHECK_SECONDS = 30.0
+"""With nothing to show, look this often whether schedule.toml now allows a slide."""
 """How often the producer looks at the screen source's demand when nothing wakes it."""
 
 PlaylistFactory = Callable[[SlideshowSettings, Callable[[], None]], FolderPlaylist]
@@ -161,8 +163,8 @@ class SlideshowProducer:
         playlist.set_order(settings.slideshow.order, settings.slideshow.new_first)
         spec = render_spec(settings)
         now = time.monotonic()
-        interval = settings.slideshow.interval
         current = self._current and playlist.lookup(self._current.path)
+        interval = self._interval(settings, playlist, current)
         due = self._shown_at + interval
         jumps = self._take_commands()
         if current is None:
@@ -183,7 +185,8 @@ class SlideshowProducer:
         self._current = current
         if current is None:
             self._show_placeholder(playlist, spec)
-            return interval
+            return min(interval, SCHEDULE_CHECK_SECONDS)
+        interval = self._interval(settings, playlist, current)
         try:
             jpeg = self._renderer.render(current, spec)
         except UnreadableImage as error:
@@ -201,6 +204,12 @@ class SlideshowProducer:
         if labels.clock is not None:
             wait = min(wait, 60.0 - self._clock().second - self._clock().microsecond / 1e6)
         return max(0.0, wait)
+
+    @staticmethod
+    def _interval(settings: Settings, playlist: FolderPlaylist, slide: Slide | None) -> float:
+        """The slide's own duration from schedule.toml, or [slideshow] interval."""
+        own = playlist.duration(slide) if slide else None
+        return own or settings.slideshow.interval
 
     def _labels(self, settings: Settings, slide: Slide) -> Labels:
         overlay = settings.overlay
@@ -297,7 +306,10 @@ class SlideshowProducer:
         if exists is None:
             return
         folder = str(playlist.folder)
-        if exists:
+        if exists and playlist.count:
+            title = "Nothing is scheduled now"
+            lines = [f"{playlist.count} slide(s) are outside their times in schedule.toml"]
+        elif exists:
             title, lines = "No images yet", [f"Drop images into {folder}"]
             skipped = len(playlist.skipped())
             if skipped:

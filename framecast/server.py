@@ -140,6 +140,7 @@ class Framecast:
             "uptime_s": round(time.monotonic() - self._started, 3),
             "skipped": playlist.skipped() if playlist else [],
             "config_error": self.watcher.error,
+            "schedule_error": playlist.schedule_error if playlist else None,
             "paused": self.producer.paused,
             "instance": self._instance,
         }

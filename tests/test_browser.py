@@ -123,7 +123,7 @@ def test_a_cut_stream_is_reopened_while_the_server_stays_up(
     wait_screen(page, RED, timeout=2.0)
     wait_for(lambda: server.status()["clients"] == 1, what="the page's stream")
     page.evaluate("() => { document.getElementById('screen').src = 'data:,'; }")
-    wait_for(lambda: server.status()["clients"] == 0, what="the stream to be cut")
+    wait_for(lambda: server.status()["clients"] == 0, timeout=15, what="the stream to be cut")
     wait_for(lambda: server.status()["clients"] == 1, timeout=20, what="the page to reconnect")
     wait_screen(page, RED, timeout=3.0)
 

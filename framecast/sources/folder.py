@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -27,6 +28,7 @@ except ImportError:  # pragma: no cover - not Linux
 
 from ..imaging import UnreadableImage, probe
 from ..ordering import Rotation, Slide, natural_key
+from ..schedule import SCHEDULE_FILE, Schedule, ScheduleError, parse_schedule
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,7 @@ class FolderPlaylist:
         order: str,
         on_change: Callable[[], None],
         observer_factory: Callable[[], BaseObserver] = folder_observer,
+        clock: Callable[[], datetime] = datetime.now,
     ) -> None:
         self.folder = folder
         self.recursive = recursive
@@ -87,6 +90,10 @@ class FolderPlaylist:
         self._observer_factory = observer_factory
         self._observer: BaseObserver | None = None
         self._rotation = Rotation(order)
+        self._clock = clock
+        self._schedule = Schedule()
+        self._schedule_error: str | None = None
+        self._schedule_stamp: tuple[int, int] | None = None
         self._new_first = True
         self._arrivals: list[Path] = []
         self._interrupted: Slide | None = None
@@ -133,11 +140,11 @@ class FolderPlaylist:
                 return arrival
             if self._interrupted is not None:
                 current, self._interrupted = self._interrupted, None
-            return self._rotation.advance(list(self._slides.values()), current)
+            return self._rotation.advance(self._showable(), current)
 
     def back(self, current: Slide | None) -> Slide | None:
         with self._cond:
-            return self._rotation.back(list(self._slides.values()), current)
+            return self._rotation.back(self._showable(), current)
 
     def peek(self, current: Slide | None) -> Slide | None:
         with self._cond:
@@ -145,13 +152,28 @@ class FolderPlaylist:
             if arrival is not None:
                 return arrival
             after = self._interrupted or current
-            return self._rotation.peek(list(self._slides.values()), after)
+            return self._rotation.peek(self._showable(), after)
+
+    def duration(self, slide: Slide) -> float | None:
+        """How long `slide` stays on screen by schedule.toml, or None for the usual interval."""
+        with self._cond:
+            return self._schedule.duration(slide.name)
+
+    @property
+    def schedule_error(self) -> str | None:
+        with self._cond:
+            return self._schedule_error
+
+    def _showable(self) -> list[Slide]:
+        """The slides schedule.toml allows now (lock held)."""
+        now = self._clock()
+        return [s for s in self._slides.values() if self._schedule.allows(s.name, now)]
 
     def _next_arrival(self, take: bool = True) -> Slide | None:
         """The oldest arrival still in the folder (lock held)."""
         while self._arrivals:
             slide = self._slides.get(self._arrivals[0])
-            if slide is not None:
+            if slide is not None and self._schedule.allows(slide.name, self._clock()):
                 if take:
                     self._arrivals.pop(0)
                 return slide
@@ -240,6 +262,7 @@ class FolderPlaylist:
         elif not exists and self._observer is not None:
             self._unwatch()
         found = self._list_files() if exists else {}
+        self._load_schedule()
         first_look = exists and not self._folder_exists
         with self._cond:
             self._next_scan = time.monotonic() + (
@@ -276,7 +299,7 @@ class FolderPlaylist:
             dirs[:] = [d for d in dirs if not d.startswith(".")] if self.recursive else []
             for name in names:
                 path = Path(root) / name
-                if is_ignored(self._name(path)):
+                if is_ignored(self._name(path)) or self._name(path) == SCHEDULE_FILE:
                     continue
                 try:
                     info = path.stat()
@@ -288,6 +311,9 @@ class FolderPlaylist:
     def _examine(self, path: Path, item: _Pending) -> None:
         """Decide what one changed path is now: a slide, skipped, pending, or gone."""
         name = self._name(path)
+        if name == SCHEDULE_FILE:
+            self._load_schedule()
+            return
         if is_ignored(name):
             return
         try:
@@ -362,6 +388,31 @@ class FolderPlaylist:
         if slide is not None:
             log.info("Slide removed: %s", slide.name)
         return slide is not None
+
+    def _load_schedule(self) -> None:
+        """Read schedule.toml again if it changed; keep the last good one if it is invalid."""
+        path = self.folder / SCHEDULE_FILE
+        try:
+            info = path.stat()
+            stamp: tuple[int, int] | None = (info.st_mtime_ns, info.st_size)
+        except OSError:
+            stamp = None
+        if stamp == self._schedule_stamp:
+            return
+        self._schedule_stamp = stamp
+        if stamp is None:
+            schedule, error = Schedule(), None
+            log.info("No %s: every slide shows all the time", SCHEDULE_FILE)
+        else:
+            try:
+                schedule, error = parse_schedule(path.read_text(encoding="utf-8")), None
+                log.info("Schedule loaded: %d rule(s)", len(schedule.rules))
+            except (OSError, UnicodeDecodeError, ScheduleError) as problem:
+                schedule, error = self._schedule, f"{SCHEDULE_FILE}: {problem}"
+                log.error("Schedule not applied, keeping the last good one: %s", error)
+        with self._cond:
+            self._schedule, self._schedule_error = schedule, error
+        self._on_change()
 
     def _name(self, path: Path) -> str:
         try:

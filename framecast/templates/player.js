@@ -56,7 +56,9 @@
 
   function fail() {
     broken = true;
-    later(backoff);
+    // Up to a quarter less, at random: a building of TVs does not all knock at the same moment
+    // when the server comes back.
+    later(backoff * (0.75 + Math.random() * 0.25));
     backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
   }
 
