@@ -182,6 +182,7 @@ def test_next_previous_pause_and_resume(images: Path) -> None:
         solid(images / name, colour)
     producer, hub = slideshow(images, "[slideshow]\ninterval = 30\n")
     try:
+        wait_for(lambda: producer.playlist and producer.playlist.count == 3, what="three slides")
         wait_for(lambda: (f := hub.latest()) and close_to(centre(f.jpeg), RED), what="red")
         producer.command("next")
         wait_for(lambda: close_to(centre(hub.latest().jpeg), GREEN), what="next")  # type: ignore[union-attr]
@@ -220,6 +221,7 @@ def test_a_new_file_is_shown_next_then_the_order_goes_on(images: Path) -> None:
         solid(images / name, colour)
     producer, hub = slideshow(images, "[slideshow]\ninterval = 30\n")
     try:
+        wait_for(lambda: producer.playlist and producer.playlist.folder_exists, what="first look")
         wait_for(lambda: (f := hub.latest()) and close_to(centre(f.jpeg), RED), what="red")
         solid(images / "9-new.png", YELLOW)
         wait_for(lambda: producer.playlist and producer.playlist.count == 4, what="the arrival")
