@@ -51,8 +51,3 @@ class SlideRenderer:
                 _, evicted = self._cache.popitem(last=False)
                 self._bytes -= len(evicted)
         return jpeg
-
-    @property
-    def cached_bytes(self) -> int:
-        with self._lock:
-            return self._bytes
