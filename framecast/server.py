@@ -17,12 +17,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 from .config import ConfigError, Settings, load_settings
 from .config_watch import ConfigWatcher
 from .hub import FrameHub
 from .netinfo import local_addresses
+from .pool import HandlerPool
 from .producer import SlideshowProducer
 from .web import create_app
 
@@ -32,6 +33,10 @@ LISTEN_BACKLOG = 512
 EXIT_BAD_START = 2
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
 
+
+SPARE_THREADS = 16
+"""Threads started beyond `max_clients`: for pages, `/status` and snapshots beside full streams."""
+STOP_JOIN_SECONDS = 1.0
 
 HEADER_DEADLINE_SECONDS = 10.0
 """A client must send its whole request head within this time (a slowloris does not)."""
@@ -110,6 +115,36 @@ def request_handler(deadline: HeaderDeadline) -> type[WSGIRequestHandler]:
             return
 
     return FramecastRequestHandler
+
+
+class PooledWSGIServer(BaseWSGIServer):
+    """Werkzeug's WSGI server, each connection run on a thread of a `HandlerPool`."""
+
+    multithread = True
+
+    def __init__(
+        self,
+        app: Any,
+        handler: type[WSGIRequestHandler],
+        listener: socket.socket,
+        pool: HandlerPool,
+    ) -> None:
+        host, port = listener.getsockname()[:2]
+        super().__init__(host, port, app, handler, fd=listener.fileno())
+        self._pool = pool
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Called by the accept loop: hand the connection to a waiting thread."""
+        self._pool.submit(lambda: self._handle(request, client_address))
+
+    def _handle(self, request: Any, client_address: Any) -> None:
+        """Runs on a pool thread, as `ThreadingMixIn` would on a new one."""
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
 
 
 class Framecast:
@@ -245,18 +280,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_START
     framecast = Framecast(args.config, settings, host)
     deadline = HeaderDeadline()
-    httpd = make_server(
-        host,
-        port,
-        framecast.app,
-        threaded=True,
-        request_handler=request_handler(deadline),
-        fd=listener.fileno(),
-    )
+    pool = HandlerPool()
+    httpd = PooledWSGIServer(framecast.app, request_handler(deadline), listener, pool)
     deadline.start()
+    pool.start(settings.server.max_clients + SPARE_THREADS)
     try:
         return _serve(framecast, httpd, host, listener.getsockname()[1])
     finally:
+        pool.stop(STOP_JOIN_SECONDS)
         deadline.stop()
 
 

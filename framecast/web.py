@@ -327,18 +327,18 @@ class StreamSocket:
     """What one stream's HTTP thread needs of its client's socket.
 
     A send that blocks for `client_timeout` ends the stream (the TV is gone without a TCP
-    close). The kernel send buffer is sized by how the client keeps up: small while it lags, so
-    the kernel cannot queue seconds of old frames for it; large once it takes every frame at
-    once, which costs fewer wake-ups per frame.
+    close). The kernel send buffer is sized by how the client keeps up: at first room for about
+    one frame, so the first frame leaves in one write while the client has not yet shown its
+    speed; small once it lags, so the kernel cannot queue seconds of old frames for it; large
+    once it takes every frame at once, which costs fewer wake-ups per frame.
     """
 
     def __init__(self, sock: socket.socket | None, client_timeout: float) -> None:
         self._sock = sock
         self._quick_writes = 0
-        self._large = True
+        self._buffer = 0
         if sock is not None:
             sock.settimeout(client_timeout)
-        self._resize(large=False)
 
     def hung_up(self) -> bool:
         """Whether the client closed its end: a stream client sends nothing after its request,
@@ -352,22 +352,29 @@ class StreamSocket:
         except (OSError, ValueError):
             return True
 
+    def writing(self, part_bytes: int) -> None:
+        """A frame of `part_bytes` is about to be written: the first gets room to leave at once."""
+        if not self._buffer:
+            self._resize(max(part_bytes, SMALL_SEND_BUFFER))
+
     def wrote(self, seconds: float) -> None:
-        """One frame took `seconds` to write."""
-        if seconds >= SLOW_WRITE_SECONDS:
+        """One frame took `seconds` to write; after the first, the client has to prove itself."""
+        if seconds >= SLOW_WRITE_SECONDS or self._buffer not in (
+            SMALL_SEND_BUFFER,
+            LARGE_SEND_BUFFER,
+        ):
             self._quick_writes = 0
-            self._resize(large=False)
+            self._resize(SMALL_SEND_BUFFER)
         elif seconds < QUICK_WRITE_SECONDS:
             self._quick_writes += 1
             if self._quick_writes >= QUICK_WRITES_FOR_LARGE:
-                self._resize(large=True)
+                self._resize(LARGE_SEND_BUFFER)
 
-    def _resize(self, large: bool) -> None:
-        if self._sock is None or large == self._large:
+    def _resize(self, size: int) -> None:
+        if self._sock is None or size == self._buffer:
             return
-        self._large = large
+        self._buffer = size
         with contextlib.suppress(OSError):
-            size = LARGE_SEND_BUFFER if large else SMALL_SEND_BUFFER
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
@@ -392,8 +399,10 @@ def _stream_body(
         try:
             yield mjpeg.PART_HEADERS
             for frame in _frames(hub, keepalive, client.hung_up):
+                part = shared_parts.of(frame)
+                client.writing(len(part))
                 started = time.monotonic()
-                yield shared_parts.of(frame)
+                yield part
                 client.wrote(time.monotonic() - started)
         finally:
             open_streams.remove(stream_id)
@@ -403,14 +412,20 @@ def _stream_body(
 def _frames(
     hub: FrameHub, keepalive: Callable[[], float], hung_up: Callable[[], bool]
 ) -> Iterator[Frame]:
-    """The current frame, then each newer one, the same again after `keepalive` of silence."""
+    """The current frame, then each newer one, the same again after `keepalive` of silence.
+
+    A client that hung up is looked for only in quiet moments: while frames flow, the next
+    write fails for it anyway, and a check per frame would cost every stream a system call.
+    """
     frame: Frame | None = None
     resend_at = math.inf
-    while not hub.closed and not hung_up():
+    while not hub.closed:
         wait = max(0.0, min(HANG_UP_CHECK_SECONDS, resend_at - time.monotonic()))
         newer = hub.wait_newer(frame.seq if frame else 0, wait)
         if newer is not None:
             frame = newer
+        elif hung_up():
+            return
         elif frame is None or time.monotonic() < resend_at:
             continue
         resend_at = time.monotonic() + keepalive()

@@ -1,0 +1,101 @@
+"""Threads for HTTP connections, started before the connections arrive.
+
+Starting a thread waits until the new thread first holds the GIL. With hundreds of streams
+running that takes milliseconds, so an accept loop that starts one thread per connection left
+the last of 200 TVs connecting at once one to two seconds without a frame. Here the accept loop
+only queues a connection for a thread that is already waiting.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+log = logging.getLogger("framecast")
+
+Job = Callable[[], None]
+
+
+class HandlerPool:
+    """Waiting threads that each run one connection at a time, then wait for the next.
+
+    A thread is reserved for every submitted job, so a job never queues behind a stream that may
+    run for days: when no thread is free, `submit` starts one more. The pool never shrinks; its
+    size is the most connections that were open at once, and at least what `start` was given.
+    `submit` is called on the accept loop's thread; `start` and `stop` by the pool's owner.
+    """
+
+    def __init__(self, name: str = "http") -> None:
+        self._name = name
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._free = 0
+        self._threads: list[threading.Thread] = []
+        self._numbers = itertools.count(1)
+
+    def start(self, threads: int) -> None:
+        for _ in range(threads):
+            self._add_thread()
+
+    def submit(self, job: Job) -> None:
+        with self._lock:
+            if self._free:
+                self._free -= 1
+                grow = False
+            else:
+                grow = True
+        if grow:
+            self._add_thread(reserved=True)
+        self._jobs.put(job)
+
+    @property
+    def threads(self) -> int:
+        with self._lock:
+            return len(self._threads)
+
+    @property
+    def idle(self) -> int:
+        """Threads free for the next connection."""
+        with self._lock:
+            return self._free
+
+    def stop(self, timeout: float) -> None:
+        """Let every thread finish its connection and end; join them for up to `timeout` s.
+
+        The owner ends the streams first (they run until the hub closes). A thread still held
+        past the deadline by a client that takes no data is a daemon and ends with the process.
+        """
+        with self._lock:
+            threads = list(self._threads)
+        for _ in threads:
+            self._jobs.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = sum(thread.is_alive() for thread in threads)
+        if stuck:
+            log.warning("%d connection thread(s) still writing at exit; leaving them", stuck)
+
+    def _add_thread(self, reserved: bool = False) -> None:
+        thread = threading.Thread(
+            target=self._run, name=f"{self._name}-{next(self._numbers)}", daemon=True
+        )
+        with self._lock:
+            self._threads.append(thread)
+            if not reserved:
+                self._free += 1
+        thread.start()
+
+    def _run(self) -> None:
+        """Each pool thread: run jobs until `stop` sends the end marker."""
+        while (job := self._jobs.get()) is not None:
+            try:
+                job()
+            except Exception:
+                log.exception("A connection failed unexpectedly")
+            with self._lock:
+                self._free += 1
