@@ -22,6 +22,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from .config import ConfigError, Settings, load_settings
 from .config_watch import ConfigWatcher
 from .hub import FrameHub
+from .memory import TRIM_EVERY_SECONDS, release_free_memory
 from .netinfo import local_addresses
 from .pool import HandlerPool
 from .producer import SlideshowProducer
@@ -292,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int) -> int:
-    """Run until SIGINT or SIGTERM; a second signal exits at once."""
+    """Run until SIGINT or SIGTERM; a second signal exits at once. Meanwhile the main thread
+    hands freed memory back to the system once a minute."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -311,8 +313,8 @@ def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int) ->
     urls = [f"http://{address}:{port}/" for address in local_addresses(host)]
     log.info("Framecast is streaming: open %s on a TV browser", " or ".join(urls))
     framecast.warn_if_exposed()
-    while not stop.wait(1.0):
-        pass
+    while not stop.wait(TRIM_EVERY_SECONDS):
+        release_free_memory()
     framecast.stop()
     httpd.shutdown()
     http_thread.join()
