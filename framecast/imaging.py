@@ -191,9 +191,33 @@ def encode_screen(raw: bytes | bytearray, width: int, height: int, spec: RenderS
         pixels = memoryview(raw).cast("B", (height, width, 4))
         return _encode_pixels(pixels, "BGRX", spec.quality)
     image = Image.frombuffer("RGB", (width, height), raw, "raw", "BGRX", 0, 1)
-    frame = fit(image, spec, SCREEN_FILTER)
+    if (width * 2, height * 2) == (spec.width * 3, spec.height * 3):
+        frame = shrink_two_thirds(image)
+    else:
+        frame = fit(image, spec, SCREEN_FILTER)
     pixels = memoryview(frame.tobytes()).cast("B", (spec.height, spec.width, 3))
     return _encode_pixels(pixels, "RGB", spec.quality)
+
+
+def shrink_two_thirds(image: Image.Image) -> Image.Image:
+    """`image` at exactly 2/3 of its size (1080p to 720p, 4K to 1440p), as a bilinear filter
+    samples it: each pair of output pixels is 3/4 of an outer source pixel and 1/4 of the
+    middle one of three.
+
+    Built from Pillow's cheapest operations, nearest-neighbour picks and a constant blend, it
+    takes 6 ms on a 1080p frame where the area filter takes 10, and comes closer to Lanczos
+    (bench/bench_screen.py).
+    """
+    width, height = image.width * 2 // 3, image.height * 2 // 3
+    nearest = Image.Resampling.NEAREST
+    # Along each axis: picks of source pixels 0 2 3 5 6 8 ... (the outer ones of each three)
+    # blended 3:1 with picks of 1 1 4 4 7 7 ... (the middle ones, each used twice).
+    outer = image.resize((width, image.height), nearest)
+    middle = image.resize((width // 2, image.height), nearest).resize(outer.size, nearest)
+    image = Image.blend(outer, middle, 0.25)
+    outer = image.resize((width, height), nearest)
+    middle = image.resize((width, height // 2), nearest).resize(outer.size, nearest)
+    return Image.blend(outer, middle, 0.25)
 
 
 def _encode_pixels(pixels: memoryview, colorspace: str, quality: int) -> bytes:

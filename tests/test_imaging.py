@@ -4,11 +4,19 @@ import io
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from support import BLUE, GREEN, RED, bomb_png, close_to
 
-from framecast.imaging import RenderSpec, UnreadableImage, probe, render_slide
+from framecast.imaging import (
+    RenderSpec,
+    UnreadableImage,
+    encode_screen,
+    probe,
+    render_slide,
+    shrink_two_thirds,
+)
 
 SPEC = RenderSpec(320, 180, "contain", (0, 0, 0), 90)
 
@@ -134,3 +142,37 @@ def test_truncated_jpeg_is_refused_when_decoded(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(UnreadableImage, match="disappeared"):
         probe(tmp_path / "gone.jpg")
+
+
+@pytest.mark.parametrize("size", [(12, 6), (1920, 1080)])
+def test_two_thirds_is_a_bilinear_shrink(size: tuple[int, int]) -> None:
+    """Each output pixel is 3/4 of an outer source pixel and 1/4 of the middle one of three,
+    along each axis (within the rounding of two 8-bit passes)."""
+    rng = np.random.default_rng(7)
+    source = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    shrunk = np.asarray(shrink_two_thirds(Image.fromarray(source)), dtype=np.float64)
+
+    def along(pixels: np.ndarray, axis: int) -> np.ndarray:
+        first, middle, last = (
+            np.take(pixels, range(k, pixels.shape[axis], 3), axis) for k in range(3)
+        )
+        even, odd = 0.75 * first + 0.25 * middle, 0.75 * last + 0.25 * middle
+        return np.stack([even, odd], axis=axis + 1).reshape(
+            *pixels.shape[:axis], -1, *pixels.shape[axis + 1 :]
+        )
+
+    expected = along(along(source.astype(np.float64), 1), 0)
+    assert shrunk.shape == (size[1] * 2 // 3, size[0] * 2 // 3, 3)
+    assert np.abs(shrunk - expected).max() <= 2
+
+
+def test_a_screen_frame_at_two_thirds_keeps_its_picture() -> None:
+    """1080p BGRX to a 720p JPEG: the left half red, the right half blue, still so."""
+    frame = two_tone((1920, 1080), RED, BLUE)
+    blue, green, red = frame.split()[::-1]
+    raw = Image.merge("RGBA", (blue, green, red, Image.new("L", frame.size, 0))).tobytes()
+    spec = RenderSpec(1280, 720, "contain", (0, 0, 0), 90)
+    image = pixels(encode_screen(raw, 1920, 1080, spec))
+    assert image.size == (1280, 720)
+    assert close_to(image.getpixel((320, 360)), RED)
+    assert close_to(image.getpixel((960, 360)), BLUE)
