@@ -327,8 +327,8 @@ class StreamSocket:
     """What one stream's HTTP thread needs of its client's socket.
 
     A send that blocks for `client_timeout` ends the stream (the TV is gone without a TCP
-    close). The kernel send buffer is sized by how the client keeps up: at first room for about
-    one frame, so the first frame leaves in one write while the client has not yet shown its
+    close). The kernel send buffer is sized by how the client keeps up: at first room for the
+    first frame, so it leaves in one write while the client has not yet shown its
     speed; small once it lags, so the kernel cannot queue seconds of old frames for it; large
     once it takes every frame at once, which costs fewer wake-ups per frame.
     """

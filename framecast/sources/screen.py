@@ -182,7 +182,7 @@ class ScreenCapture:
     def _run(self) -> None:
         """The capture thread: grab, compare, encode, publish, at a steady pace."""
         grabber = ScreenGrabber()
-        last_raw: bytes | bytearray | None = None
+        last_raw: bytearray | None = None
         last_spec: RenderSpec | None = None
         shown_error: tuple[str, RenderSpec] | None = None
         next_at = time.monotonic()
@@ -208,7 +208,8 @@ class ScreenCapture:
                 else:
                     jpeg = encode_screen(raw, width, height, spec)
                     self._hub.publish(jpeg, spec.width, spec.height, standing=False)
-                    last_raw, last_spec = bytes(raw), spec
+                    # Every mss backend returns a new buffer per grab: keep it, no copy.
+                    last_raw, last_spec = raw, spec
                 period = 1.0 / min(settings.screen.fps, MAX_FPS)
                 next_at = max(next_at + period, time.monotonic() - period)
                 self._stop.wait(max(0.0, next_at - time.monotonic()))
