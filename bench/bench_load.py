@@ -1,10 +1,11 @@
-"""Many-screens benchmarks (issue 4): N streams, a slow client, churn, a big folder, a soak.
+"""Many-screens benchmarks (issue 4): N streams, a burst, a slow client, churn, a big folder,
+a soak.
 
-    .venv/bin/python bench/bench_load.py [--soak-minutes M]    (from the repository root)
+    .venv/bin/python bench/bench_load.py [--soak-minutes M] [--only NAME]    (from the root)
 
 The server runs pinned to core 0 and the load generator (bench/loadgen.c, compiled here with cc)
 to core 1. Each N-streams row also runs a tutorial-way server of our own (one generator per
-client reading the file, under the same Werkzeug threaded server) for the ratio.
+client reading the file, under Werkzeug's threaded server) for the ratio.
 """
 
 from __future__ import annotations
@@ -185,6 +186,36 @@ def bench_streams(work: Path, binary: Path, seconds: float) -> None:
             "tutorial way fps median",
             "Framecast / tutorial",
         ],
+        rows,
+    )
+
+
+def bench_burst(work: Path, binary: Path, runs: int = 5, clients: int = 200) -> None:
+    """Many fresh starts of the burst the N-streams table times once: every client connects in
+    the same instant to a server just started, as after a restart of the server."""
+    make_slides(work / "images")
+    rows: list[list[object]] = []
+    for run in range(1, runs + 1):
+        server = framecast(
+            work, '[stream]\nquality = 80\n[slideshow]\ninterval = 0.033\ntransition = "none"\n'
+        )
+        time.sleep(1)
+        result, _ = drive(binary, server.port, clients, 3.0)
+        server.stop()
+        firsts = sorted(f for f in result["first_frame_s"] if f > 0)
+        rows.append(
+            [
+                run,
+                f"{len(firsts)} of {clients}",
+                f"{statistics.median(firsts):.2f}",
+                f"{firsts[int(len(firsts) * 0.9)]:.2f}",
+                f"{firsts[-1]:.2f}",
+            ]
+        )
+    table(
+        f"Burst: {clients} clients connect in the same instant to a fresh server (1080p slides "
+        "at 30 fps), seconds from connecting to each client's first whole frame",
+        ["run", "clients with a frame", "median", "90th percentile", "slowest"],
         rows,
     )
 
@@ -388,7 +419,7 @@ def main() -> None:
     parser.add_argument("--churn", type=int, default=10_000)
     parser.add_argument("--files", type=int, default=5_000)
     parser.add_argument("--soak-minutes", type=float, default=60)
-    parser.add_argument("--only", choices=["streams", "slow", "churn", "folder", "soak"])
+    parser.add_argument("--only", choices=["streams", "burst", "slow", "churn", "folder", "soak"])
     args = parser.parse_args()
     print(f"Framecast load benchmarks, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores")
     work = Path(tempfile.mkdtemp(prefix="framecast-load-"))
@@ -396,6 +427,7 @@ def main() -> None:
         binary = loadgen(work)
         runs = {
             "streams": lambda: bench_streams(work, binary, args.seconds),
+            "burst": lambda: bench_burst(work, binary),
             "slow": lambda: bench_slow_client(work, binary),
             "churn": lambda: bench_churn(work, args.churn),
             "folder": lambda: bench_big_folder(work, args.files),
