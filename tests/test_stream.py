@@ -65,6 +65,24 @@ def test_every_client_gets_the_same_frames_and_is_counted(
     assert "connected (3 watching)" in server.log()
 
 
+def test_clients_that_hang_up_while_frames_flow_are_dropped(
+    images: Path, start_server: Callable[..., Server]
+) -> None:
+    """At 20 slides a second a stream never waits long enough to look for a hang-up: the
+    write to a closed connection ends it instead."""
+    solid(images / "a.png", RED)
+    solid(images / "b.png", BLUE)
+    server = start_server(interval=0.05)
+    clients = [StreamReader(server.port) for _ in range(3)]
+    wait_for(lambda: all(client.count() >= 3 for client in clients), what="frames flowing")
+    for client in clients[1:]:
+        client.close()
+    wait_for(lambda: server.status()["clients"] == 1, timeout=5, what="two clients dropped")
+    before = clients[0].count()
+    wait_for(lambda: clients[0].count() >= before + 5, what="the last client still served")
+    clients[0].close()
+
+
 def test_an_idle_stream_resends_its_frame_every_keepalive(
     images: Path, start_server: Callable[..., Server]
 ) -> None:
