@@ -1,38 +1,58 @@
-"""Gives the memory of freed image buffers back to the system.
+"""How the C heap treats the image buffers every frame passes through (glibc only).
 
-Every slide and screen frame passes through buffers of several megabytes. glibc keeps freed
-heap memory for reuse, and over hours of slides the holes between live blocks add up: the
-soak benchmark saw the resident size creep while nothing leaked. `malloc_trim` returns every
-whole free page. Where the C library has no `malloc_trim` (macOS, Windows, musl) this does
-nothing, and those allocators return large blocks by themselves.
+A live 720p screen frame passes through about 40 MB of short-lived images. glibc's defaults hand
+freed memory this size back to the system at once, so every frame faults its buffers in anew:
+the same frame took 26 ms that way and 12 ms with the memory kept for reuse
+(bench/bench_screen.py). Kept memory must still be given back, or the resident size follows the
+largest moment of the uptime instead of the settings: the server's main thread hands every free
+page back every `TRIM_EVERY_SECONDS`. Where the C library has no `mallopt` and `malloc_trim`
+(macOS, Windows, musl) this does nothing, and those allocators keep their own defaults.
 """
 
 from __future__ import annotations
 
 import ctypes
 import sys
-from collections.abc import Callable
+from typing import Any
 
-TRIM_EVERY_SECONDS = 60.0
+TRIM_EVERY_SECONDS = 30.0
+KEEP_FREED_BYTES = 64 << 20
+"""Freed heap memory kept for reuse between trims (glibc's M_TRIM_THRESHOLD)."""
+MAP_ABOVE_BYTES = 16 << 20
+"""Blocks this big get their own mapping, handed back when freed (M_MMAP_THRESHOLD): a decoded
+6000×4000 photo is, a 1080p frame is not."""
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
 
 
-def _malloc_trim() -> Callable[[int], int] | None:
+def _glibc() -> Any:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        trim: Callable[[int], int] | None = getattr(ctypes.CDLL(None), "malloc_trim", None)
+        libc = ctypes.CDLL(None)
     except OSError:
         return None
-    return trim
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
-_TRIM = _malloc_trim()
+_LIBC = _glibc()
+
+
+def keep_freed_memory() -> bool:
+    """Keep freed image buffers for reuse until the next trim; whether the C library could.
+    Called once, by the main thread at start."""
+    if _LIBC is None:
+        return False
+    return bool(
+        _LIBC.mallopt(_M_MMAP_THRESHOLD, MAP_ABOVE_BYTES)
+        and _LIBC.mallopt(_M_TRIM_THRESHOLD, KEEP_FREED_BYTES)
+    )
 
 
 def release_free_memory() -> bool:
-    """Return free heap pages to the system; whether the C library could. Any thread may call
-    it; the server's main thread does, every `TRIM_EVERY_SECONDS`."""
-    if _TRIM is None:
+    """Hand every whole free heap page back to the system; whether the C library could. The
+    server's main thread calls it every `TRIM_EVERY_SECONDS`."""
+    if _LIBC is None:
         return False
-    _TRIM(0)
+    _LIBC.malloc_trim(0)
     return True

@@ -22,7 +22,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from .config import ConfigError, Settings, load_settings
 from .config_watch import ConfigWatcher
 from .hub import FrameHub
-from .memory import TRIM_EVERY_SECONDS, release_free_memory
+from .memory import TRIM_EVERY_SECONDS, keep_freed_memory, release_free_memory
 from .netinfo import local_addresses
 from .pool import HandlerPool
 from .producer import SlideshowProducer
@@ -279,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         log.error("Cannot start: %s", _bind_problem(error, host, port))
         return EXIT_BAD_START
+    keep_freed_memory()
     framecast = Framecast(args.config, settings, host)
     deadline = HeaderDeadline()
     pool = HandlerPool()
@@ -294,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int) -> int:
     """Run until SIGINT or SIGTERM; a second signal exits at once. Meanwhile the main thread
-    hands freed memory back to the system once a minute."""
+    hands freed memory back to the system every `TRIM_EVERY_SECONDS`."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
