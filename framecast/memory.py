@@ -2,7 +2,7 @@
 
 A live 720p screen frame passes through about 40 MB of short-lived images. glibc's defaults hand
 freed memory this size back to the system at once, so every frame faults its buffers in anew:
-the same frame took 26 ms that way and 12 ms with the memory kept for reuse
+the same frame took 29 ms that way and 12 ms with the memory kept for reuse
 (bench/bench_screen.py). Kept memory must still be given back, or the resident size follows the
 largest moment of the uptime instead of the settings: the server's main thread hands every free
 page back every `TRIM_EVERY_SECONDS`. Where the C library has no `mallopt` and `malloc_trim`

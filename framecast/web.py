@@ -335,6 +335,7 @@ class StreamSocket:
 
     def __init__(self, sock: socket.socket | None, client_timeout: float) -> None:
         self._sock = sock
+        self._writes = 0
         self._quick_writes = 0
         self._buffer = 0
         if sock is not None:
@@ -354,15 +355,14 @@ class StreamSocket:
 
     def writing(self, part_bytes: int) -> None:
         """A frame of `part_bytes` is about to be written: the first gets room to leave at once."""
-        if not self._buffer:
+        if not self._writes:
             self._resize(max(part_bytes, SMALL_SEND_BUFFER))
 
     def wrote(self, seconds: float) -> None:
-        """One frame took `seconds` to write; after the first, the client has to prove itself."""
-        if seconds >= SLOW_WRITE_SECONDS or self._buffer not in (
-            SMALL_SEND_BUFFER,
-            LARGE_SEND_BUFFER,
-        ):
+        """One frame took `seconds` to write. After the first the buffer is small until the
+        client has taken `QUICK_WRITES_FOR_LARGE` frames in a row at once."""
+        self._writes += 1
+        if seconds >= SLOW_WRITE_SECONDS or self._writes == 1:
             self._quick_writes = 0
             self._resize(SMALL_SEND_BUFFER)
         elif seconds < QUICK_WRITE_SECONDS:
