@@ -239,8 +239,8 @@ def bench_ffmpeg_tables(
     frames: dict[str, bytes], raw: bytearray, width: int, height: int, reference: Image.Image
 ) -> None:
     """Where ffmpeg's smaller frames come from: the same grab through libjpeg-turbo (Pillow)
-    with ffmpeg's own quantization table, with and without optimised Huffman tables. If the
-    bytes stay well above ffmpeg's, the difference is ffmpeg's quantiser, not its table."""
+    with ffmpeg's own quantization table, with and without optimised Huffman tables. Bytes at
+    or below ffmpeg's point at its table; bytes well above, at its quantiser."""
     image = Image.frombuffer("RGB", (width, height), bytes(raw), "raw", "BGRX", 0, 1)
     rows: list[list[object]] = []
     for key, jpeg in frames.items():
