@@ -38,6 +38,7 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
 SPARE_THREADS = 16
 """Threads started beyond `max_clients`: for pages, `/status` and snapshots beside full streams."""
 STOP_JOIN_SECONDS = 1.0
+SIGNAL_CHECK_SECONDS = 0.2
 
 HEADER_DEADLINE_SECONDS = 10.0
 """A client must send its whole request head within this time (a slowloris does not)."""
@@ -314,8 +315,13 @@ def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int) ->
     urls = [f"http://{address}:{port}/" for address in local_addresses(host)]
     log.info("Framecast is streaming: open %s on a TV browser", " or ".join(urls))
     framecast.warn_if_exposed()
-    while not stop.wait(TRIM_EVERY_SECONDS):
-        release_free_memory()
+    # Short waits: a signal that the kernel hands to another thread is only seen by Python
+    # once the main thread wakes.
+    next_trim = time.monotonic() + TRIM_EVERY_SECONDS
+    while not stop.wait(SIGNAL_CHECK_SECONDS):
+        if time.monotonic() >= next_trim:
+            release_free_memory()
+            next_trim += TRIM_EVERY_SECONDS
     framecast.stop()
     httpd.shutdown()
     http_thread.join()
