@@ -300,7 +300,9 @@ def bench_slow_client(work: Path, binary: Path) -> None:
     )
 
 
-def bench_churn(work: Path, cycles: int) -> None:
+def bench_churn(work: Path, cycles: int, rounds: int = 2) -> None:
+    """`rounds` runs of `cycles` clients, one after another, measured at the start and after
+    each: the first round also warms the threads of the pool, later ones show what is left."""
     make_slides(work / "images")
     server = framecast(work, "[stream]\nquality = 80\n[slideshow]\ninterval = 0.1\n")
     pid = server.process.pid
@@ -308,37 +310,39 @@ def bench_churn(work: Path, cycles: int) -> None:
     wait_for(warm.latest, what="a frame")
     warm.close()
     time.sleep(2)
-    _, rss0, threads0 = proc_stat(pid)
-    fds0 = open_fds(pid)
-    started = time.monotonic()
-    failures = 0
-    for _ in range(cycles):
-        try:
-            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-                sock.sendall(b"GET /stream HTTP/1.1\r\nHost: churn\r\n\r\n")
-                data = b""
-                while b"\r\n--frame\r\n" not in data:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-        except OSError:
-            failures += 1
-    elapsed = time.monotonic() - started
-    wait_for(lambda: server.status()["clients"] == 0, timeout=30, what="every client gone")
-    time.sleep(3)
-    _, rss1, threads1 = proc_stat(pid)
-    fds1 = open_fds(pid)
+    samples = [(*proc_stat(pid)[1:], open_fds(pid))]
+    failures, rates = [], []
+    for _ in range(rounds):
+        started = time.monotonic()
+        failed = 0
+        for _ in range(cycles):
+            try:
+                with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+                    sock.sendall(b"GET /stream HTTP/1.1\r\nHost: churn\r\n\r\n")
+                    data = b""
+                    while b"\r\n--frame\r\n" not in data:
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+            except OSError:
+                failed += 1
+        rates.append(f"{cycles / (time.monotonic() - started):.0f}")
+        failures.append(failed)
+        wait_for(lambda: server.status()["clients"] == 0, timeout=30, what="every client gone")
+        time.sleep(3)
+        samples.append((*proc_stat(pid)[1:], open_fds(pid)))
     server.stop()
     table(
-        f"Churn: {cycles:,} clients connect, take one frame and hang up, one after another",
-        ["measure", "before", "after"],
+        f"Churn: {rounds} rounds of {cycles:,} clients that connect, take one frame and hang up, "
+        "one after another",
+        ["measure", "at start", *(f"after round {n}" for n in range(1, rounds + 1))],
         [
-            ["threads", threads0, threads1],
-            ["open file descriptors", fds0, fds1],
-            ["RSS MB", f"{rss0 / 1024:.1f}", f"{rss1 / 1024:.1f}"],
-            ["failed connections", "", failures],
-            ["cycles per second", "", f"{cycles / elapsed:.0f}"],
+            ["threads", *(threads for _, threads, _ in samples)],
+            ["open file descriptors", *(fds for _, _, fds in samples)],
+            ["RSS MB", *(f"{rss / 1024:.1f}" for rss, _, _ in samples)],
+            ["failed connections", "", *failures],
+            ["cycles per second", "", *rates],
         ],
     )
 

@@ -42,6 +42,27 @@ def test_jobs_beyond_the_started_threads_each_get_a_thread_and_threads_are_reuse
         pool.stop(5)
 
 
+def test_connections_one_after_another_reuse_the_thread_that_finished_last() -> None:
+    """So a day of TVs coming and going keeps a few threads warm, not all of them."""
+    pool = HandlerPool()
+    pool.start(50)
+    names: list[str] = []
+    try:
+        for _ in range(20):
+            done = threading.Event()
+
+            def job(done: threading.Event = done) -> None:
+                names.append(threading.current_thread().name)
+                done.set()
+
+            pool.submit(job)
+            assert done.wait(5)
+            wait_for(lambda: pool.idle == 50, 5, what="the thread free again")
+        assert len(set(names)) == 1
+    finally:
+        pool.stop(5)
+
+
 def test_stop_ends_and_joins_every_thread() -> None:
     before = threading.active_count()
     pool = HandlerPool()
