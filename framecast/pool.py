@@ -26,7 +26,7 @@ class HandlerPool:
     A thread is reserved for every submitted job, so a job never queues behind a stream that may
     run for days: when no thread is free, `submit` starts one more. The thread that finished
     last runs the next job, so connections that come and go reuse a few warm threads and the
-    rest stay idle and cold (10,000 of them in turn through every thread cost 13 MB of RSS).
+    rest stay idle and cold.
     The pool never shrinks; its size is the most connections that were open at once, and at
     least what `start` was given. `submit` is called on the accept loop's thread; `start` and
     `stop` by the pool's owner.
