@@ -243,10 +243,18 @@ class StreamReader:
 class VirtualDisplay:
     """A real X server (Xvfb) on a free display number, painted with xsetroot."""
 
-    def __init__(self, width: int = 640, height: int = 360, number: int | None = None) -> None:
+    def __init__(
+        self,
+        width: int = 640,
+        height: int = 360,
+        number: int | None = None,
+        without: tuple[str, ...] = (),
+    ) -> None:
+        """`without` names X extensions to switch off, as some X servers lack them."""
         self.number = number if number is not None else free_display_number()
         self.name = f":{self.number}"
         self.size = (width, height)
+        self.without = without
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> VirtualDisplay:
@@ -261,6 +269,7 @@ class VirtualDisplay:
                 "-noreset",
                 "-nolisten",
                 "tcp",
+                *(arg for name in self.without for arg in ("-extension", name)),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

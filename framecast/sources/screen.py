@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import mss
@@ -21,6 +21,7 @@ from ..config import MAX_FPS, ScreenSettings, Settings
 from ..hub import FrameHub
 from ..imaging import RenderSpec, encode_jpeg, encode_screen, render_spec
 from ..placeholder import render_message
+from .xdamage import DamageUnavailable, DamageWatch
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +46,39 @@ class Area:
     label: str
 
 
+@dataclass(frozen=True)
+class Grab:
+    """One look at the screen: raw BGRX pixels, and whether anything was drawn since the last
+    grab of the same area (when not, the pixels are that grab's)."""
+
+    pixels: bytearray
+    width: int
+    height: int
+    label: str
+    drawn: bool
+
+
 class ScreenGrabber:
-    """One mss connection, opened lazily on the capture thread and closed after any error."""
+    """One mss connection and one damage watch, opened lazily on the capture thread and closed
+    after any error."""
 
     def __init__(self) -> None:
         self._mss: Any = None
+        self._watch: DamageWatch | None = None
+        self._last: tuple[dict[str, int], Grab] | None = None
 
-    def grab(self, settings: ScreenSettings) -> tuple[bytearray, int, int, str]:
-        """Raw BGRX pixels, their size and a label of what was grabbed; raises ScreenError."""
+    def grab(self, settings: ScreenSettings) -> Grab:
+        """The screen now, or news that it did not change; raises ScreenError."""
+        last, self._last = self._last, None
         if self._mss is None:
             self._mss = _connect()
+            self._watch = _watch_damage()
         try:
             area = _area(self._mss.monitors, settings)
+            drawn = self._watch is None or self._watch.changed()
+            if not drawn and last is not None and last[0] == area.box:
+                self._last = last
+                return replace(last[1], label=area.label, drawn=False)
             shot = self._mss.grab(area.box)
         except ScreenError:
             raise
@@ -66,15 +88,29 @@ class ScreenGrabber:
             raise ScreenError(
                 f"Lost the display {display} ({error}): waiting for it to come back"
             ) from None
-        return shot.raw, shot.width, shot.height, area.label
+        grab = Grab(shot.raw, shot.width, shot.height, area.label, drawn=True)
+        self._last = (area.box, grab)
+        return grab
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
         if self._mss is not None:
             try:
                 self._mss.close()
             except Exception:  # a connection to a dead X server fails to close, too
                 log.debug("closing the lost display failed", exc_info=True)
             self._mss = None
+
+
+def _watch_damage() -> DamageWatch | None:
+    """A damage watch on the display, or None (with one log line) when it offers none."""
+    try:
+        return DamageWatch(os.environ.get("DISPLAY"))
+    except DamageUnavailable as reason:
+        log.info("Screen capture compares every grab: %s", reason)
+        return None
 
 
 def _connect() -> Any:
@@ -191,7 +227,7 @@ class ScreenCapture:
                 settings = self._settings
                 spec = screen_spec(settings)
                 try:
-                    raw, width, height, label = grabber.grab(settings.screen)
+                    grab = grabber.grab(settings.screen)
                 except ScreenError as error:
                     self._note_error(str(error))
                     if shown_error != (str(error), spec):
@@ -201,15 +237,15 @@ class ScreenCapture:
                     self._stop.wait(RETRY_SECONDS)
                     next_at = time.monotonic()
                     continue
-                self._succeed(label)
+                self._succeed(grab.label)
                 shown_error = None
-                if raw == last_raw and spec == last_spec:
+                if spec == last_spec and (not grab.drawn or grab.pixels == last_raw):
                     self._hub.confirm()
                 else:
-                    jpeg = encode_screen(raw, width, height, spec)
+                    jpeg = encode_screen(grab.pixels, grab.width, grab.height, spec)
                     self._hub.publish(jpeg, spec.width, spec.height, standing=False)
                     # Every mss backend returns a new buffer per grab: keep it, no copy.
-                    last_raw, last_spec = raw, spec
+                    last_raw, last_spec = grab.pixels, spec
                 period = 1.0 / min(settings.screen.fps, MAX_FPS)
                 next_at = max(next_at + period, time.monotonic() - period)
                 self._stop.wait(max(0.0, next_at - time.monotonic()))

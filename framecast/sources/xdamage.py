@@ -1,0 +1,188 @@
+"""Whether anything was drawn on the X screen since the last look, from the X DAMAGE extension.
+
+Grabbing an unchanged 1080p screen only to find it equal to the last grab costs a copy and a
+compare of 8 MB per tick. The X server already knows whether anything was drawn: with a DAMAGE
+object on the root window it sends one event when the first pixel changes. This module speaks
+the four requests it needs over libxcb (which mss loads anyway), so no other library is needed;
+any failure only means the caller grabs and compares as before.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import struct
+from ctypes import POINTER, Structure, byref, c_char_p, c_int, c_size_t, c_uint, c_void_p
+from typing import Any
+
+REPORT_NON_EMPTY = 3
+OP_QUERY_VERSION, OP_CREATE, OP_SUBTRACT = 0, 1, 3
+REQUEST_CHECKED = 1
+
+
+class DamageUnavailable(Exception):
+    """The display offers no DAMAGE extension (or no libxcb): compare every grab instead."""
+
+
+class _Extension(Structure):
+    _fields_ = [("name", c_char_p), ("global_id", c_int)]
+
+
+class _ExtensionReply(Structure):
+    _fields_ = [
+        ("response_type", ctypes.c_uint8),
+        ("pad", ctypes.c_uint8),
+        ("sequence", ctypes.c_uint16),
+        ("length", ctypes.c_uint32),
+        ("present", ctypes.c_uint8),
+        ("major_opcode", ctypes.c_uint8),
+        ("first_event", ctypes.c_uint8),
+        ("first_error", ctypes.c_uint8),
+    ]
+
+
+class _Event(Structure):
+    _fields_ = [("response_type", ctypes.c_uint8)]
+
+
+class _Screen(Structure):
+    _fields_ = [("root", ctypes.c_uint32)]
+
+
+class _ScreenIterator(Structure):
+    _fields_ = [("data", POINTER(_Screen)), ("rem", c_int), ("index", c_int)]
+
+
+class _IoVec(Structure):
+    _fields_ = [("base", c_void_p), ("len", c_size_t)]
+
+
+class _Request(Structure):
+    _fields_ = [
+        ("count", c_size_t),
+        ("ext", POINTER(_Extension)),
+        ("opcode", ctypes.c_uint8),
+        ("isvoid", ctypes.c_uint8),
+    ]
+
+
+class _Cookie(Structure):
+    _fields_ = [("sequence", c_uint)]
+
+
+# libxcb keeps a pointer to this for the life of the process, as it does for its own extensions.
+_DAMAGE = _Extension(b"DAMAGE", 0)
+_lib: tuple[Any, Any] | None = None
+
+
+def _libraries() -> tuple[Any, Any]:
+    """libxcb and libc, with the signatures used here; loaded once."""
+    global _lib
+    if _lib is None:
+        name = ctypes.util.find_library("xcb")
+        if name is None:
+            raise DamageUnavailable("libxcb is not installed")
+        xcb = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)
+        libc.free.argtypes, libc.free.restype = [c_void_p], None
+        for function, args, result in (
+            ("xcb_connect", [c_char_p, POINTER(c_int)], c_void_p),
+            ("xcb_disconnect", [c_void_p], None),
+            ("xcb_connection_has_error", [c_void_p], c_int),
+            ("xcb_get_setup", [c_void_p], c_void_p),
+            ("xcb_setup_roots_iterator", [c_void_p], _ScreenIterator),
+            ("xcb_screen_next", [POINTER(_ScreenIterator)], None),
+            ("xcb_generate_id", [c_void_p], ctypes.c_uint32),
+            ("xcb_get_extension_data", [c_void_p, POINTER(_Extension)], POINTER(_ExtensionReply)),
+            ("xcb_send_request", [c_void_p, c_int, POINTER(_IoVec), POINTER(_Request)], c_uint),
+            ("xcb_wait_for_reply", [c_void_p, c_uint, POINTER(c_void_p)], c_void_p),
+            ("xcb_request_check", [c_void_p, _Cookie], c_void_p),
+            ("xcb_poll_for_event", [c_void_p], POINTER(_Event)),
+            ("xcb_flush", [c_void_p], c_int),
+        ):
+            getattr(xcb, function).argtypes = args
+            getattr(xcb, function).restype = result
+        _lib = (xcb, libc)
+    return _lib
+
+
+class DamageWatch:
+    """One X connection with a DAMAGE object on the root window of the default screen.
+
+    Created, used and closed by the screen capture thread only.
+    """
+
+    def __init__(self, display: str | None) -> None:
+        self._xcb, self._libc = _libraries()
+        screen = c_int(0)
+        self._conn = self._xcb.xcb_connect(display.encode() if display else None, byref(screen))
+        if self._xcb.xcb_connection_has_error(self._conn):
+            self.close()
+            raise DamageUnavailable(f"cannot connect to the display {display}")
+        try:
+            self._setup(screen.value)
+        except DamageUnavailable:
+            self.close()
+            raise
+
+    def _setup(self, screen_number: int) -> None:
+        reply = self._xcb.xcb_get_extension_data(self._conn, byref(_DAMAGE))
+        if not reply or not reply.contents.present:
+            raise DamageUnavailable("the X server has no DAMAGE extension")
+        self._notify = reply.contents.first_event
+        version = self._send(OP_QUERY_VERSION, struct.pack("=II", 1, 1), void=False)
+        answer = self._xcb.xcb_wait_for_reply(self._conn, version, None)
+        if not answer:
+            raise DamageUnavailable("the DAMAGE extension did not answer")
+        self._libc.free(answer)
+        roots = self._xcb.xcb_setup_roots_iterator(self._xcb.xcb_get_setup(self._conn))
+        for _ in range(screen_number):
+            self._xcb.xcb_screen_next(byref(roots))
+        self._damage = self._xcb.xcb_generate_id(self._conn)
+        root = roots.data.contents.root
+        body = struct.pack("=IIB3x", self._damage, root, REPORT_NON_EMPTY)
+        self._check(self._send(OP_CREATE, body, void=True))
+
+    def changed(self) -> bool:
+        """True when something was drawn since the last call that returned True (or ever).
+
+        Resets the damage before returning True, in one round trip, so a grab made after this
+        call sees everything drawn before it, and anything drawn later is reported next time.
+        A lost connection reads as a change: the grab that follows finds out what happened.
+        """
+        drawn = False
+        while event := self._xcb.xcb_poll_for_event(self._conn):
+            drawn = drawn or (event.contents.response_type & 0x7F) == self._notify
+            self._libc.free(event)
+        if self._xcb.xcb_connection_has_error(self._conn):
+            return True
+        if drawn:
+            # Repair region and parts region None: the whole damage is cleared.
+            self._check(self._send(OP_SUBTRACT, struct.pack("=III", self._damage, 0, 0), True))
+        return drawn
+
+    def close(self) -> None:
+        if self._conn:
+            self._xcb.xcb_disconnect(self._conn)
+            self._conn = None
+
+    def _send(self, opcode: int, fields: bytes, void: bool) -> int:
+        """Sends one DAMAGE request and returns its sequence number.
+
+        `fields` follow the 4-byte request header, which libxcb fills in; X takes the client's
+        own byte order, hence native packing.
+        """
+        body = ctypes.create_string_buffer(bytes(4) + fields, 4 + len(fields))
+        parts = (_IoVec * 4)()
+        parts[2] = _IoVec(ctypes.addressof(body), ctypes.sizeof(body))
+        request = _Request(2, ctypes.pointer(_DAMAGE), opcode, int(void))
+        vector = ctypes.cast(ctypes.byref(parts, 2 * ctypes.sizeof(_IoVec)), POINTER(_IoVec))
+        sequence: int = self._xcb.xcb_send_request(self._conn, REQUEST_CHECKED, vector, request)
+        return sequence
+
+    def _check(self, sequence: int) -> None:
+        """Waits for a void request to be done; an X error means DAMAGE cannot be used."""
+        error = self._xcb.xcb_request_check(self._conn, _Cookie(sequence))
+        if error:
+            self._libc.free(error)
+            raise DamageUnavailable("the X server refused a DAMAGE request")

@@ -1,0 +1,128 @@
+"""X DAMAGE against a real Xvfb: drawing is reported, an unchanged screen is not grabbed again,
+and a display without the extension, or one that goes away, still works by comparing grabs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from conftest import config_text, environment, need_tool
+from support import BLUE, GREEN, RED, YELLOW, Server, StreamReader, VirtualDisplay, wait_for
+from Xlib import display as xdisplay
+
+from framecast.config import ScreenSettings
+from framecast.sources.screen import Grab, ScreenGrabber
+from framecast.sources.xdamage import DamageUnavailable, DamageWatch
+
+
+@pytest.fixture
+def display_without_damage() -> Iterator[VirtualDisplay]:
+    need_tool("Xvfb", "xvfb")
+    screen = VirtualDisplay(without=("DAMAGE",)).start()
+    yield screen
+    screen.stop()
+
+
+def reported(watch: DamageWatch) -> bool:
+    """Whether the watch reports drawing within a second (the X server reports it at once)."""
+    try:
+        wait_for(watch.changed, timeout=1.0, what="a damage report")
+    except AssertionError:
+        return False
+    return True
+
+
+def test_drawing_on_the_root_or_in_a_window_is_reported_once(display: VirtualDisplay) -> None:
+    watch = DamageWatch(display.name)
+    try:
+        reported(watch)  # whatever was drawn before the watch began
+        assert not watch.changed()
+        display.paint(RED)
+        assert reported(watch)
+        assert not watch.changed(), "one drawing is one report"
+
+        client = xdisplay.Display(display.name)
+        screen = client.screen()
+        window = screen.root.create_window(
+            20, 20, 100, 80, 0, screen.root_depth, background_pixel=screen.white_pixel
+        )
+        window.map()
+        client.sync()
+        assert reported(watch), "mapping a window draws it"
+        gc = window.create_gc(foreground=screen.black_pixel)
+        window.fill_rectangle(gc, 10, 10, 30, 30)
+        client.sync()
+        assert reported(watch), "drawing inside a child window is drawing on the screen"
+        assert not watch.changed()
+        client.close()
+    finally:
+        watch.close()
+
+
+def test_a_display_that_goes_away_reads_as_changed(display: VirtualDisplay) -> None:
+    watch = DamageWatch(display.name)
+    reported(watch)
+    display.crash()
+    assert all(watch.changed() for _ in range(3)), "a grab must follow and find out"
+    watch.close()
+
+
+def test_a_display_without_damage_or_no_display_is_refused(
+    display_without_damage: VirtualDisplay,
+) -> None:
+    with pytest.raises(DamageUnavailable, match="no DAMAGE extension"):
+        DamageWatch(display_without_damage.name)
+    with pytest.raises(DamageUnavailable, match="cannot connect"):
+        DamageWatch(":0.9999")
+
+
+def grab_until(grabber: ScreenGrabber, done: Callable[[Grab], bool]) -> Grab:
+    found: list[Grab] = []
+
+    def look() -> bool:
+        found[:] = [grabber.grab(ScreenSettings())]
+        return done(found[0])
+
+    wait_for(look, timeout=2.0, what="a grab")
+    return found[0]
+
+
+def centre_bgr(grab: Grab) -> tuple[int, int, int]:
+    at = 4 * (grab.height // 2 * grab.width + grab.width // 2)
+    blue, green, red = grab.pixels[at : at + 3]
+    return red, green, blue
+
+
+def test_an_unchanged_screen_is_not_grabbed_again(
+    display: VirtualDisplay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISPLAY", display.name)
+    display.paint(GREEN)
+    grabber = ScreenGrabber()
+    try:
+        first = grab_until(grabber, lambda grab: centre_bgr(grab) == GREEN)
+        again = grab_until(grabber, lambda grab: not grab.drawn)
+        assert again.pixels is first.pixels, "nothing drawn: the last grab stands"
+        display.paint(BLUE)
+        fresh = grab_until(grabber, lambda grab: grab.drawn)
+        assert centre_bgr(fresh) == BLUE
+    finally:
+        grabber.close()
+
+
+def test_without_damage_the_stream_still_follows_the_screen(
+    display_without_damage: VirtualDisplay, start_server: Callable[..., Server]
+) -> None:
+    display_without_damage.paint(YELLOW)
+    server = start_server(
+        env=environment(DISPLAY=display_without_damage.name),
+        text=config_text(source="screen", extra="\n[screen]\nfps = 20\n"),
+    )
+    stream = StreamReader(server.port)
+    stream.wait_colour(YELLOW)
+    wait_for(lambda: server.status()["screen_fps"] > 10, what="capture at full pace")
+    frames = server.status()["frames"]
+    display_without_damage.paint(RED)
+    stream.wait_colour(RED)
+    assert server.status()["frames"] == frames + 1
+    assert "compares every grab: the X server has no DAMAGE extension" in server.log()
