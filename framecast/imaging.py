@@ -13,6 +13,7 @@ from pathlib import Path
 import simplejpeg
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
+from . import pixman
 from .config import Colour, Settings
 
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
@@ -184,40 +185,48 @@ def encode_jpeg(image: Image.Image, quality: int, optimize: bool = False) -> byt
 def encode_screen(raw: bytes | bytearray, width: int, height: int, spec: RenderSpec) -> bytes:
     """A captured BGRX frame as a JPEG of the output size.
 
-    At the output size it is encoded straight from the raw pixels (simplejpeg reads BGRX, so no
-    conversion and no copy); otherwise Pillow converts and scales it first.
+    At the output size simplejpeg encodes the grab itself (it reads BGRX: no conversion, no
+    copy). Scaled by up to half, with contain or cover, pixman scales it bilinearly, still
+    BGRX; bilinear reads every source pixel only down to half the size, so smaller frames, the
+    blur fit, and machines without pixman take Pillow's area filter.
     """
     if (width, height) == (spec.width, spec.height):
         pixels = memoryview(raw).cast("B", (height, width, 4))
         return _encode_pixels(pixels, "BGRX", spec.quality)
+    placement = _screen_placement(width, height, spec)
+    if placement is not None and pixman.available:
+        source, target = placement
+        frame = pixman.scale_bgrx(
+            raw, (width, height), source, (spec.width, spec.height), target, spec.background
+        )
+        pixels = memoryview(frame).cast("B", (spec.height, spec.width, 4))
+        return _encode_pixels(pixels, "BGRX", spec.quality)
     image = Image.frombuffer("RGB", (width, height), raw, "raw", "BGRX", 0, 1)
-    if (width * 2, height * 2) == (spec.width * 3, spec.height * 3):
-        frame = shrink_two_thirds(image)
-    else:
-        frame = fit(image, spec, SCREEN_FILTER)
-    pixels = memoryview(frame.tobytes()).cast("B", (spec.height, spec.width, 3))
+    scaled = fit(image, spec, SCREEN_FILTER)
+    pixels = memoryview(scaled.tobytes()).cast("B", (spec.height, spec.width, 3))
     return _encode_pixels(pixels, "RGB", spec.quality)
 
 
-def shrink_two_thirds(image: Image.Image) -> Image.Image:
-    """`image` at exactly 2/3 of its size (1080p to 720p, 4K to 1440p), as a bilinear filter
-    samples it: each pair of output pixels is 3/4 of an outer source pixel and 1/4 of the
-    middle one of three.
-
-    Built from Pillow's cheapest operations, nearest-neighbour picks and a constant blend, it
-    takes 6 ms on a 1080p frame where the area filter takes 12, and comes closer to Lanczos
-    (bench/bench_screen.py).
-    """
-    width, height = image.width * 2 // 3, image.height * 2 // 3
-    nearest = Image.Resampling.NEAREST
-    # Along each axis: picks of source pixels 0 2 3 5 6 8 ... (the outer ones of each three)
-    # blended 3:1 with picks of 1 1 4 4 7 7 ... (the middle ones, each used twice).
-    outer = image.resize((width, image.height), nearest)
-    middle = image.resize((width // 2, image.height), nearest).resize(outer.size, nearest)
-    image = Image.blend(outer, middle, 0.25)
-    outer = image.resize((width, height), nearest)
-    middle = image.resize((width, height // 2), nearest).resize(outer.size, nearest)
-    return Image.blend(outer, middle, 0.25)
+def _screen_placement(
+    width: int, height: int, spec: RenderSpec
+) -> tuple[pixman.Box, tuple[int, int, int, int]] | None:
+    """Which box of a width×height screen goes to which box of the frame under contain or
+    cover, or None when that shrinks by more than half (or the fit is blur)."""
+    if spec.fit == "contain":
+        fitted = _fitted_size(width, height, spec)
+        left, top = (spec.width - fitted[0]) // 2, (spec.height - fitted[1]) // 2
+        source: pixman.Box = (0.0, 0.0, width, height)
+        target = (left, top, *fitted)
+    elif spec.fit == "cover":
+        scale = max(spec.width / width, spec.height / height)
+        crop = (spec.width / scale, spec.height / scale)
+        source = ((width - crop[0]) / 2, (height - crop[1]) / 2, *crop)
+        target = (0, 0, spec.width, spec.height)
+    else:
+        return None
+    if source[2] > 2 * target[2] or source[3] > 2 * target[3]:
+        return None
+    return source, target
 
 
 def _encode_pixels(pixels: memoryview, colorspace: str, quality: int) -> bytes:

@@ -9,13 +9,13 @@ import pytest
 from PIL import Image
 from support import BLUE, GREEN, RED, bomb_png, close_to
 
+from framecast import pixman
 from framecast.imaging import (
     RenderSpec,
     UnreadableImage,
     encode_screen,
     probe,
     render_slide,
-    shrink_two_thirds,
 )
 
 SPEC = RenderSpec(320, 180, "contain", (0, 0, 0), 90)
@@ -144,13 +144,23 @@ def test_missing_file(tmp_path: Path) -> None:
         probe(tmp_path / "gone.jpg")
 
 
+def bgrx(image: Image.Image) -> bytearray:
+    """An RGB image as a screen grab: blue, green, red, padding."""
+    red, green, blue = image.split()
+    return bytearray(Image.merge("RGBA", (blue, green, red, Image.new("L", image.size))).tobytes())
+
+
 @pytest.mark.parametrize("size", [(12, 6), (1920, 1080)])
-def test_two_thirds_is_a_bilinear_shrink(size: tuple[int, int]) -> None:
+def test_two_thirds_by_pixman_is_bilinear(size: tuple[int, int]) -> None:
     """Each output pixel is 3/4 of an outer source pixel and 1/4 of the middle one of three,
-    along each axis (within the rounding of two 8-bit passes)."""
+    along each axis (within pixman's 7-bit weights)."""
     rng = np.random.default_rng(7)
-    source = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    shrunk = np.asarray(shrink_two_thirds(Image.fromarray(source)), dtype=np.float64)
+    source = rng.integers(0, 256, (size[1], size[0], 4), dtype=np.uint8)
+    frame = (size[0] * 2 // 3, size[1] * 2 // 3)
+    out = pixman.scale_bgrx(
+        bytearray(source.tobytes()), size, (0, 0, *size), frame, (0, 0, *frame), (0, 0, 0)
+    )
+    shrunk = np.frombuffer(out, np.uint8).reshape(frame[1], frame[0], 4)[..., :3]
 
     def along(pixels: np.ndarray, axis: int) -> np.ndarray:
         first, middle, last = (
@@ -161,18 +171,63 @@ def test_two_thirds_is_a_bilinear_shrink(size: tuple[int, int]) -> None:
             *pixels.shape[:axis], -1, *pixels.shape[axis + 1 :]
         )
 
-    expected = along(along(source.astype(np.float64), 1), 0)
-    assert shrunk.shape == (size[1] * 2 // 3, size[0] * 2 // 3, 3)
+    expected = along(along(source[..., :3].astype(np.float64), 1), 0)
     assert np.abs(shrunk - expected).max() <= 2
 
 
-def test_a_screen_frame_at_two_thirds_keeps_its_picture() -> None:
+@pytest.fixture(params=["pixman", "Pillow"])
+def scaler(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Screen frames scaled by pixman, and by Pillow as on a machine without pixman."""
+    if request.param == "Pillow":
+        monkeypatch.setattr(pixman, "available", False)
+    return str(request.param)
+
+
+def test_a_screen_frame_at_two_thirds_keeps_its_picture(scaler: str) -> None:
     """1080p BGRX to a 720p JPEG: the left half red, the right half blue, still so."""
-    frame = two_tone((1920, 1080), RED, BLUE)
-    blue, green, red = frame.split()[::-1]
-    raw = Image.merge("RGBA", (blue, green, red, Image.new("L", frame.size, 0))).tobytes()
+    raw = bgrx(two_tone((1920, 1080), RED, BLUE))
     spec = RenderSpec(1280, 720, "contain", (0, 0, 0), 90)
     image = pixels(encode_screen(raw, 1920, 1080, spec))
     assert image.size == (1280, 720)
     assert close_to(image.getpixel((320, 360)), RED)
     assert close_to(image.getpixel((960, 360)), BLUE)
+
+
+def test_a_screen_contained_in_another_shape_is_letterboxed_on_the_background(
+    scaler: str,
+) -> None:
+    """A 4:3 screen on a 16:9 frame: bars of the background colour, the picture between."""
+    raw = bgrx(two_tone((1600, 1200), RED, BLUE))
+    background = (200, 120, 10)
+    image = pixels(encode_screen(raw, 1600, 1200, RenderSpec(1280, 720, "contain", background, 90)))
+    assert close_to(image.getpixel((60, 360)), background)
+    assert close_to(image.getpixel((1220, 360)), background)
+    assert close_to(image.getpixel((400, 360)), RED)
+    assert close_to(image.getpixel((880, 360)), BLUE)
+
+
+def test_a_screen_covering_another_shape_is_cropped_to_its_middle(scaler: str) -> None:
+    """A 4:3 screen, red at the top quarter, green in the middle, blue at the bottom quarter,
+    covering a 16:9 frame: only the middle rows, without bars."""
+    screen = Image.new("RGB", (1600, 1200), GREEN)
+    screen.paste(RED, (0, 0, 1600, 300))
+    screen.paste(BLUE, (0, 900, 1600, 1200))
+    spec = RenderSpec(1280, 720, "cover", (0, 0, 0), 90)
+    image = pixels(encode_screen(bgrx(screen), 1600, 1200, spec))
+    # The middle 1600×900 rows 150-1050 are shown: red to row 150 of 900, blue from row 750.
+    assert close_to(image.getpixel((640, 40)), RED)
+    assert close_to(image.getpixel((640, 360)), GREEN)
+    assert close_to(image.getpixel((640, 680)), BLUE)
+    assert close_to(image.getpixel((5, 360)), GREEN)
+
+
+def test_a_screen_shrunk_by_more_than_half_is_area_filtered() -> None:
+    """1080p to 480×270: bilinear would sample between pixels 1 and 2 of every four and miss
+    one-pixel lines drawn on pixel 0; the area filter keeps each as a quarter of a grey."""
+    lines = Image.new("L", (1920, 1080), 0)
+    lines.putdata([255 * (x % 4 == 0) for _ in range(1080) for x in range(1920)])
+    raw = bgrx(lines.convert("RGB"))
+    spec = RenderSpec(480, 270, "contain", (0, 0, 0), 90)
+    image = pixels(encode_screen(raw, 1920, 1080, spec))
+    values = [image.getpixel((x, 135))[0] for x in range(100, 380)]  # type: ignore[index]
+    assert all(40 < value < 90 for value in values), values
