@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NoReturn
 
 import mss
 
@@ -26,6 +26,9 @@ from .xdamage import DamageUnavailable, DamageWatch
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
+CHECK_SECONDS = 1.0
+"""Even when X DAMAGE reports nothing drawn, the screen is grabbed and compared this often: a
+desktop drawn by the GPU behind the X server's back may never report a change."""
 FPS_WINDOW_SECONDS = 2.0
 
 
@@ -66,6 +69,7 @@ class ScreenGrabber:
         self._mss: Any = None
         self._watch: DamageWatch | None = None
         self._last: tuple[dict[str, int], Grab] | None = None
+        self._grabbed_at = 0.0
 
     def grab(self, settings: ScreenSettings) -> Grab:
         """The screen now, or news that it did not change; raises ScreenError."""
@@ -77,20 +81,42 @@ class ScreenGrabber:
             area = _area(self._mss.monitors, settings)
             drawn = self._watch is None or self._watch.changed()
             if not drawn and last is not None and last[0] == area.box:
-                self._last = last
-                return replace(last[1], label=area.label, drawn=False)
+                if time.monotonic() < self._grabbed_at + CHECK_SECONDS:
+                    self._last = last
+                    return replace(last[1], label=area.label, drawn=False)
+                return self._check(area, last[1])
             shot = self._mss.grab(area.box)
         except ScreenError:
             raise
         except Exception as error:
-            self.close()
-            display = os.environ.get("DISPLAY", "")
-            raise ScreenError(
-                f"Lost the display {display} ({error}): waiting for it to come back"
-            ) from None
-        grab = Grab(shot.raw, shot.width, shot.height, area.label, drawn=True)
+            self._lost(error)
+        return self._keep(area, Grab(shot.raw, shot.width, shot.height, area.label, drawn=True))
+
+    def _check(self, area: Area, last: Grab) -> Grab:
+        """Grabs a screen DAMAGE calls unchanged, to catch a change it never reported."""
+        shot = self._mss.grab(area.box)
+        if shot.raw == last.pixels:
+            return self._keep(area, replace(last, label=area.label, drawn=False))
+        if self._watch is not None and not self._watch.changed():
+            log.warning(
+                "Screen capture: the X server did not report a change (a desktop drawn by the "
+                "GPU?); comparing every grab from now on"
+            )
+            self._watch.close()
+            self._watch = None
+        return self._keep(area, Grab(shot.raw, shot.width, shot.height, area.label, drawn=True))
+
+    def _keep(self, area: Area, grab: Grab) -> Grab:
+        self._grabbed_at = time.monotonic()
         self._last = (area.box, grab)
         return grab
+
+    def _lost(self, error: Exception) -> NoReturn:
+        self.close()
+        display = os.environ.get("DISPLAY", "")
+        raise ScreenError(
+            f"Lost the display {display} ({error}): waiting for it to come back"
+        ) from None
 
     def close(self) -> None:
         if self._watch is not None:
