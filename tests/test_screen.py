@@ -124,6 +124,10 @@ def test_an_unchanged_screen_is_not_sent_again(
         assert server.status()["frames"] == frames
         time.sleep(0.05)
     assert stream.count() == received
+    display.paint(YELLOW)  # drawn again, the same pixels: compared, not sent
+    for _ in range(20):
+        assert server.status()["frames"] == frames
+        time.sleep(0.05)
     display.paint(BLUE)
     stream.wait_colour(BLUE)
     assert server.status()["frames"] == frames + 1

@@ -27,7 +27,7 @@ def display_without_damage() -> Iterator[VirtualDisplay]:
 def reported(watch: DamageWatch) -> bool:
     """Whether the watch reports drawing within a second (the X server reports it at once)."""
     try:
-        wait_for(watch.changed, timeout=1.0, what="a damage report")
+        wait_for(watch.drawn, timeout=1.0, what="a damage report")
     except AssertionError:
         return False
     return True
@@ -37,10 +37,10 @@ def test_drawing_on_the_root_or_in_a_window_is_reported_once(display: VirtualDis
     watch = DamageWatch(display.name)
     try:
         reported(watch)  # whatever was drawn before the watch began
-        assert not watch.changed()
+        assert not watch.drawn()
         display.paint(RED)
         assert reported(watch)
-        assert not watch.changed(), "one drawing is one report"
+        assert not watch.drawn(), "one drawing is one report"
 
         client = xdisplay.Display(display.name)
         screen = client.screen()
@@ -53,8 +53,9 @@ def test_drawing_on_the_root_or_in_a_window_is_reported_once(display: VirtualDis
         gc = window.create_gc(foreground=screen.black_pixel)
         window.fill_rectangle(gc, 10, 10, 30, 30)
         client.sync()
-        assert reported(watch), "drawing inside a child window is drawing on the screen"
-        assert not watch.changed()
+        box = wait_for(watch.drawn, timeout=1.0, what="drawing inside a child window")
+        assert box == (30, 30, 60, 60), "the box drawn, in root window pixels"
+        assert not watch.drawn()
         client.close()
     finally:
         watch.close()
@@ -64,7 +65,7 @@ def test_a_display_that_goes_away_reads_as_changed(display: VirtualDisplay) -> N
     watch = DamageWatch(display.name)
     reported(watch)
     display.crash()
-    assert all(watch.changed() for _ in range(3)), "a grab must follow and find out"
+    assert all(watch.drawn() for _ in range(3)), "a grab must follow and find out"
     watch.close()
 
 
@@ -77,11 +78,16 @@ def test_a_display_without_damage_or_no_display_is_refused(
         DamageWatch(":0.9999")
 
 
-def grab_until(grabber: ScreenGrabber, done: Callable[[Grab], bool], timeout: float = 2.0) -> Grab:
+def grab_until(
+    grabber: ScreenGrabber,
+    done: Callable[[Grab], bool],
+    timeout: float = 2.0,
+    settings: ScreenSettings | None = None,
+) -> Grab:
     found: list[Grab] = []
 
     def look() -> bool:
-        found[:] = [grabber.grab(ScreenSettings())]
+        found[:] = [grabber.grab(settings or ScreenSettings())]
         return done(found[0])
 
     wait_for(look, timeout=timeout, what="a grab")
@@ -115,6 +121,36 @@ def test_an_unchanged_screen_is_not_grabbed_again(
         grabber.close()
 
 
+def test_drawing_outside_the_region_is_not_grabbed(
+    display: VirtualDisplay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Capturing the right half: drawing on the left half is no reason to grab it again."""
+    monkeypatch.setenv("DISPLAY", display.name)
+    display.paint(GREEN)
+    client = xdisplay.Display(display.name)
+    root = client.screen().root
+    gc = root.create_gc(foreground=0xFFFFFF)
+    right_half = ScreenSettings(region=(320, 0, 320, 360))
+    grabber = ScreenGrabber()
+    try:
+        first = grab_until(grabber, lambda grab: centre_bgr(grab) == GREEN, settings=right_half)
+        grab_until(grabber, lambda grab: not grab.drawn, settings=right_half)
+        root.fill_rectangle(gc, 10, 10, 50, 50)
+        client.sync()
+        deadline = time.monotonic() + 0.3  # the report arrives within a millisecond
+        while time.monotonic() < deadline:
+            assert grabber.grab(right_half).pixels is first.pixels
+            time.sleep(0.01)
+        root.fill_rectangle(gc, 330, 100, 50, 50)
+        client.sync()
+        fresh = grab_until(grabber, lambda grab: grab.drawn, settings=right_half)
+        assert fresh.first_row == 100, "the grab knows where drawing began"
+        assert fresh.pixels[4 * (100 * 320 + 20)] == 0xFF
+    finally:
+        grabber.close()
+        client.close()
+
+
 def test_a_change_damage_never_reports_is_caught_within_seconds(
     display: VirtualDisplay, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -126,7 +162,7 @@ def test_a_change_damage_never_reports_is_caught_within_seconds(
     try:
         grab_until(grabber, lambda grab: centre_bgr(grab) == GREEN)
         grab_until(grabber, lambda grab: not grab.drawn)
-        monkeypatch.setattr(DamageWatch, "changed", lambda self: False)
+        monkeypatch.setattr(DamageWatch, "drawn", lambda self: None)
         display.paint(BLUE)
         assert centre_bgr(grab_until(grabber, lambda grab: grab.drawn, timeout=3.0)) == BLUE
         assert "the X server did not report a change" in caplog.text

@@ -8,6 +8,7 @@ retries by itself until the cause is gone.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import threading
@@ -21,9 +22,12 @@ from ..config import MAX_FPS, ScreenSettings, Settings
 from ..hub import FrameHub
 from ..imaging import RenderSpec, encode_jpeg, encode_screen, render_spec
 from ..placeholder import render_message
-from .xdamage import DamageUnavailable, DamageWatch
+from .xdamage import EVERYWHERE, Box, DamageUnavailable, DamageWatch
 
 log = logging.getLogger(__name__)
+_memcmp = ctypes.CDLL(None).memcmp
+_memcmp.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+_memcmp.restype = ctypes.c_int
 
 RETRY_SECONDS = 1.0
 CHECK_SECONDS = 1.0
@@ -59,6 +63,8 @@ class Grab:
     height: int
     label: str
     drawn: bool
+    first_row: int = 0
+    """Rows above this one are as in the last grab of the area: nothing was drawn there."""
 
 
 class ScreenGrabber:
@@ -79,8 +85,10 @@ class ScreenGrabber:
             self._watch = _watch_damage()
         try:
             area = _area(self._mss.monitors, settings)
-            drawn = self._watch is None or self._watch.changed()
-            if not drawn and last is not None and last[0] == area.box:
+            drawn = EVERYWHERE if self._watch is None else self._watch.drawn()
+            same_area = last is not None and last[0] == area.box
+            top = _drawn_top(drawn, area.box) if same_area else 0
+            if top is None and last is not None:
                 if time.monotonic() < self._grabbed_at + CHECK_SECONDS:
                     self._last = last
                     return replace(last[1], label=area.label, drawn=False)
@@ -90,14 +98,15 @@ class ScreenGrabber:
             raise
         except Exception as error:
             self._lost(error)
-        return self._keep(area, Grab(shot.raw, shot.width, shot.height, area.label, drawn=True))
+        grab = Grab(shot.raw, shot.width, shot.height, area.label, drawn=True, first_row=top or 0)
+        return self._keep(area, grab)
 
     def _check(self, area: Area, last: Grab) -> Grab:
         """Grabs a screen DAMAGE calls unchanged, to catch a change it never reported."""
         shot = self._mss.grab(area.box)
         if shot.raw == last.pixels:
             return self._keep(area, replace(last, label=area.label, drawn=False))
-        if self._watch is not None and not self._watch.changed():
+        if self._watch is not None and self._watch.drawn() is None:
             log.warning(
                 "Screen capture: the X server did not report a change (a desktop drawn by the "
                 "GPU?); comparing every grab from now on"
@@ -128,6 +137,17 @@ class ScreenGrabber:
             except Exception:  # a connection to a dead X server fails to close, too
                 log.debug("closing the lost display failed", exc_info=True)
             self._mss = None
+
+
+def _drawn_top(drawn: Box | None, box: dict[str, int]) -> int | None:
+    """The first row of the grab `box` that the `drawn` box touches, or None if it misses."""
+    if drawn is None:
+        return None
+    left, top = box["left"], box["top"]
+    right, bottom = left + box["width"], top + box["height"]
+    if drawn[0] >= right or drawn[2] <= left or drawn[1] >= bottom or drawn[3] <= top:
+        return None
+    return max(0, drawn[1] - top)
 
 
 def _watch_damage() -> DamageWatch | None:
@@ -265,7 +285,10 @@ class ScreenCapture:
                     continue
                 self._succeed(grab.label)
                 shown_error = None
-                if spec == last_spec and (not grab.drawn or grab.pixels == last_raw):
+                start = grab.first_row * grab.width * 4
+                if spec == last_spec and (
+                    not grab.drawn or same_from(grab.pixels, last_raw, start)
+                ):
                     self._hub.confirm()
                 else:
                     jpeg = encode_screen(grab.pixels, grab.width, grab.height, spec)
@@ -301,6 +324,20 @@ class ScreenCapture:
     def _show_error(self, message: str, spec: RenderSpec) -> None:
         frame = render_message("No screen", _wrap(message, 60), spec)
         self._hub.publish(encode_jpeg(frame, spec.quality), spec.width, spec.height)
+
+
+def same_from(new: bytearray, old: bytearray | None, start: int) -> bool:
+    """Whether `new` equals `old` from byte `start` on, compared in place (memcmp): slicing
+    would copy both, and memoryviews compare byte by byte in Python."""
+    if old is None or len(old) != len(new):
+        return False
+    size = len(new) - start
+    if size <= 0:
+        return True
+    ours = (ctypes.c_char * size).from_buffer(new, start)
+    theirs = (ctypes.c_char * size).from_buffer(old, start)
+    difference: int = _memcmp(ours, theirs, size)
+    return difference == 0
 
 
 def _wrap(text: str, width: int) -> list[str]:

@@ -1,10 +1,10 @@
-"""Whether anything was drawn on the X screen since the last look, from the X DAMAGE extension.
+"""What was drawn on the X screen since the last look, from the X DAMAGE extension.
 
 Grabbing an unchanged 1080p screen only to find it equal to the last grab costs a copy and a
-compare of 8 MB per tick. The X server already knows whether anything was drawn: with a DAMAGE
-object on the root window it sends one event when the first pixel changes. This module speaks
-the four requests it needs over libxcb (which mss loads anyway), so no other library is needed;
-any failure only means the caller grabs and compares as before.
+compare of 8 MB per tick. The X server already knows whether, and where, anything was drawn:
+a DAMAGE object on the root window reports the bounding box of the drawing as it grows. This
+module speaks the four requests it needs over libxcb (which mss loads anyway), so no other
+library is needed; any failure only means the caller grabs and compares as before.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import struct
 from ctypes import POINTER, Structure, byref, c_char_p, c_int, c_size_t, c_uint, c_void_p
 from typing import Any
 
-REPORT_NON_EMPTY = 3
+REPORT_BOUNDING_BOX = 2
 OP_QUERY_VERSION, OP_CREATE, OP_SUBTRACT = 0, 1, 3
 REQUEST_CHECKED = 1
 
@@ -42,7 +42,25 @@ class _ExtensionReply(Structure):
 
 
 class _Event(Structure):
-    _fields_ = [("response_type", ctypes.c_uint8)]
+    """xcb's generic event, laid out as DAMAGE's DamageNotify (the only event asked for)."""
+
+    _fields_ = [
+        ("response_type", ctypes.c_uint8),
+        ("level", ctypes.c_uint8),
+        ("sequence", ctypes.c_uint16),
+        ("drawable", ctypes.c_uint32),
+        ("damage", ctypes.c_uint32),
+        ("timestamp", ctypes.c_uint32),
+        ("x", ctypes.c_int16),
+        ("y", ctypes.c_int16),
+        ("width", ctypes.c_uint16),
+        ("height", ctypes.c_uint16),
+    ]
+
+
+Box = tuple[int, int, int, int]
+"""left, top, right, bottom in root window pixels (right and bottom excluded)."""
+EVERYWHERE: Box = (-(1 << 15), -(1 << 15), 1 << 16, 1 << 16)
 
 
 class _Screen(Structure):
@@ -140,26 +158,36 @@ class DamageWatch:
             self._xcb.xcb_screen_next(byref(roots))
         self._damage = self._xcb.xcb_generate_id(self._conn)
         root = roots.data.contents.root
-        body = struct.pack("=IIB3x", self._damage, root, REPORT_NON_EMPTY)
+        body = struct.pack("=IIB3x", self._damage, root, REPORT_BOUNDING_BOX)
         self._check(self._send(OP_CREATE, body, void=True))
 
-    def changed(self) -> bool:
-        """True when something was drawn since the last call that returned True (or ever).
+    def drawn(self) -> Box | None:
+        """The bounding box of what was drawn since the last call that returned one, or None.
 
-        Resets the damage before returning True, in one round trip, so a grab made after this
+        Resets the damage before returning a box, in one round trip, so a grab made after this
         call sees everything drawn before it, and anything drawn later is reported next time.
-        A lost connection reads as a change: the grab that follows finds out what happened.
+        A lost connection reads as drawing everywhere: the grab that follows finds out more.
         """
-        drawn = False
+        box: Box | None = None
         while event := self._xcb.xcb_poll_for_event(self._conn):
-            drawn = drawn or (event.contents.response_type & 0x7F) == self._notify
+            notify = event.contents
+            if (notify.response_type & 0x7F) == self._notify:
+                area = (
+                    notify.x,
+                    notify.y,
+                    notify.x + notify.width,
+                    notify.y + notify.height,
+                )
+                box = area if box is None else _union(box, area)
+            else:
+                box = EVERYWHERE
             self._libc.free(event)
         if self._xcb.xcb_connection_has_error(self._conn):
-            return True
-        if drawn:
+            return EVERYWHERE
+        if box is not None:
             # Repair region and parts region None: the whole damage is cleared.
             self._check(self._send(OP_SUBTRACT, struct.pack("=III", self._damage, 0, 0), True))
-        return drawn
+        return box
 
     def close(self) -> None:
         if self._conn:
@@ -186,3 +214,7 @@ class DamageWatch:
         if error:
             self._libc.free(error)
             raise DamageUnavailable("the X server refused a DAMAGE request")
+
+
+def _union(a: Box, b: Box) -> Box:
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
