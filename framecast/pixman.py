@@ -63,7 +63,7 @@ def scale_bgrx(
     """A `frame`-sized BGRX image of the `background` colour (r, g, b), with the `source` box of
     the BGRX `pixels` scaled bilinearly into its `target` box (left, top, width, height).
 
-    Only `available` callers may call it. Called by the screen capture thread.
+    Call it only when `available`. Called by the screen capture thread.
     """
     width, height = size
     red, green, blue = background

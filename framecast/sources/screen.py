@@ -106,14 +106,21 @@ class ScreenGrabber:
         shot = self._mss.grab(area.box)
         if shot.raw == last.pixels:
             return self._keep(area, replace(last, label=area.label, drawn=False))
-        if self._watch is not None and self._watch.drawn() is None:
+        grab = self._keep(area, Grab(shot.raw, shot.width, shot.height, area.label, drawn=True))
+        if self._watch is None:
+            return grab
+        if self._watch.drawn() is None:
             log.warning(
                 "Screen capture: the X server did not report a change (a desktop drawn by the "
                 "GPU?); comparing every grab from now on"
             )
             self._watch.close()
             self._watch = None
-        return self._keep(area, Grab(shot.raw, shot.width, shot.height, area.label, drawn=True))
+        else:
+            # Drawn just now after all; that report also cleared drawing that may have come
+            # after this grab, so the next tick checks again.
+            self._grabbed_at = 0.0
+        return grab
 
     def _keep(self, area: Area, grab: Grab) -> Grab:
         self._grabbed_at = time.monotonic()
