@@ -116,7 +116,6 @@ def _libraries() -> tuple[Any, Any]:
             ("xcb_wait_for_reply", [c_void_p, c_uint, POINTER(c_void_p)], c_void_p),
             ("xcb_request_check", [c_void_p, _Cookie], c_void_p),
             ("xcb_poll_for_event", [c_void_p], POINTER(_Event)),
-            ("xcb_flush", [c_void_p], c_int),
         ):
             getattr(xcb, function).argtypes = args
             getattr(xcb, function).restype = result
