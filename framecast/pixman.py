@@ -70,7 +70,7 @@ def scale_bgrx(
     if target == (0, 0, *frame):
         out = bytearray(4 * frame[0] * frame[1])
     else:
-        out = bytearray(bytes((blue, green, red, 255)) * (frame[0] * frame[1]))
+        out = bytearray((blue, green, red, 255)) * (frame[0] * frame[1])
     held = (
         (ctypes.c_char * len(pixels)).from_buffer(pixels)
         if isinstance(pixels, bytearray)
