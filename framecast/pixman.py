@@ -1,7 +1,7 @@
 """Bilinear scaling of BGRX screen frames by pixman, the pixel library the X server itself uses.
 
-pixman scales with SIMD code straight from the grab into the output frame: about 2 ms for
-1080p to 720p, where Pillow's area filter takes 12 (bench/bench_screen.py). It is a system
+pixman scales with SIMD code straight from the grab into the output frame: 1.4–2.3 ms for
+1080p to 720p, where Pillow's area filter takes 10–15 (bench/bench_screen.py). It is a system
 library wherever X runs (Xorg, Xvfb and cairo need it); without it `available` is False and
 the caller scales with Pillow.
 """
