@@ -5,7 +5,9 @@ repository root, with Xvfb, ffmpeg and python-xlib installed:
     .venv/bin/python bench/bench_screen.py
 
 Every per-frame figure counts the CPU of the capturing process *and* of the X server, both
-pinned to core 0; the painter and the stream clients run on core 1.
+pinned to core 0; the painter's animation and the stream clients run on core 1. The one-pixel
+change before each pipeline frame is drawn from the bench process, and its CPU there is taken
+out.
 """
 
 from __future__ import annotations
