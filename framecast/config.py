@@ -34,6 +34,11 @@ class ServerSettings:
     """A client whose socket takes no data for this long is dropped (Wi-Fi gone, no TCP close)."""
     token: str | None = field(default=None, repr=False)
     """When set, every page, stream, snapshot and status request must carry it."""
+    snapshot_workers: int = 2
+    """Snapshots at another size or format rendered at once; further ones get 429."""
+    allowed_hosts: tuple[str, ...] | None = None
+    """`Host` header values served; None = this machine's names and addresses, localhost and
+    any IP literal (refuses DNS rebinding)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,12 @@ class SlideshowSettings:
     transition: str = "fade"
     transition_seconds: float = 0.8
     transition_fps: float = 25.0
+    prepare_timeout: float = 10.0
+    """A slide whose decoding and scaling takes longer than this is skipped."""
+    max_megapixels: float = 50.0
+    """Larger images are refused before they are decoded: bounds the memory of one slide."""
+    follow_symlinks: str = "inside"
+    """"inside": a link is shown only when its target is inside the folder; "all": any target."""
 
 
 Region = tuple[int, int, int, int]
@@ -158,6 +169,16 @@ def _clock_format(value: Any) -> str:
     return value
 
 
+def _hosts(value: Any) -> tuple[str, ...]:
+    if (
+        not isinstance(value, list)
+        or not value
+        or any(not isinstance(v, str) or not v.strip() or len(v) > 253 for v in value)
+    ):
+        raise ValueError('a list of host names or addresses, like ["signage.local", "10.0.0.5"]')
+    return tuple(v.strip().lower() for v in value)
+
+
 def _boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("true or false")
@@ -217,6 +238,8 @@ _TABLES: dict[str, dict[str, Check]] = {
         "max_clients": _integer(1, 100_000),
         "client_timeout": _number(1, 3600),
         "token": _token,
+        "snapshot_workers": _integer(1, 64),
+        "allowed_hosts": _hosts,
     },
     "stream": {
         "source": _choice("slideshow", "screen"),
@@ -236,6 +259,9 @@ _TABLES: dict[str, dict[str, Check]] = {
         "transition": _choice("fade", "none"),
         "transition_seconds": _number(0, 10),
         "transition_fps": _number(1, 60),
+        "prepare_timeout": _number(0.5, 600),
+        "max_megapixels": _number(1, 178),
+        "follow_symlinks": _choice("inside", "all"),
     },
     "overlay": {
         "clock": _choice("top-left", "top-right", "bottom-left", "bottom-right"),
