@@ -1,0 +1,22 @@
+"""Outside text (request lines, file names) made safe to put in a log line.
+
+A log line must stay one line, must not carry terminal escapes to whoever reads it, and must
+not grow without bound because a client or a file name is long.
+"""
+
+from __future__ import annotations
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """`text` with each non-printable character written as its escape (as repr writes it,
+    without quotes), cut after `limit` characters with "…(N more)" naming the characters left
+    out of `text`. An escape is never cut in half."""
+    pieces: list[str] = []
+    length = 0
+    for index, char in enumerate(text):
+        piece = char if char.isprintable() else repr(char)[1:-1]
+        if length + len(piece) > limit:
+            return "".join(pieces) + f"…({len(text) - index} more)"
+        pieces.append(piece)
+        length += len(piece)
+    return "".join(pieces)

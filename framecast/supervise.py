@@ -1,0 +1,103 @@
+"""Long-lived threads that outlive the errors nobody expected.
+
+A signage box runs for months unattended: a worker that dies on a surprise exception freezes
+every TV while the process looks healthy. A `SupervisedThread` runs its loop again after any
+exception, with a back-off, and logs each distinct error once with its traceback (then a
+one-line reminder at most once a minute), so the show goes on and the log does not flood.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+
+log = logging.getLogger("framecast")
+
+FIRST_BACKOFF_SECONDS = 0.1
+MAX_BACKOFF_SECONDS = 30.0
+STEADY_SECONDS = 60.0
+"""A loop that ran this long without an error starts its back-off from the first step again."""
+REMINDER_SECONDS = 60.0
+
+
+class ErrorLog:
+    """Logs each distinct unexpected error once with its traceback, repeats as a short line at
+    most once a minute. Safe from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[float, int]] = {}
+
+    def report(self, where: str, error: BaseException) -> None:
+        frames = traceback.extract_tb(error.__traceback__)
+        origin = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+        key = f"{where}|{type(error).__name__}|{origin}"
+        now = time.monotonic()
+        with self._lock:
+            last, count = self._seen.get(key, (-REMINDER_SECONDS * 2, 0))
+            first = count == 0
+            remind = not first and now - last >= REMINDER_SECONDS
+            if first or remind:
+                self._seen[key] = (now, count + 1)
+            else:
+                self._seen[key] = (last, count + 1)
+        if first:
+            log.error("Unexpected error in %s (it goes on):", where, exc_info=error)
+        elif remind:
+            log.error(
+                "Unexpected error in %s again (%d times so far): %s: %s",
+                where,
+                count + 1,
+                type(error).__name__,
+                error,
+            )
+
+
+class SupervisedThread:
+    """Runs `loop` on a thread of its own, again after any exception, until `stop`.
+
+    `loop` returns when it sees the stop it was asked for (its owner's flag); an exception
+    instead restarts it after a back-off that doubles up to `MAX_BACKOFF_SECONDS`. `start` and
+    `stop` are called by the owner; `stop` only waits: the owner first tells its loop to end.
+    """
+
+    def __init__(self, name: str, loop: Callable[[], None], errors: ErrorLog | None = None):
+        self.name = name
+        self._loop = loop
+        self._errors = errors or ErrorLog()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.restarts = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float) -> bool:
+        """Ends the back-off and waits up to `timeout` s; whether the thread has ended."""
+        self._stopping.set()
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        backoff = FIRST_BACKOFF_SECONDS
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                self._loop()
+                return
+            except Exception as error:
+                self._errors.report(self.name, error)
+            if time.monotonic() - started >= STEADY_SECONDS:
+                backoff = FIRST_BACKOFF_SECONDS
+            self.restarts += 1
+            if self._stopping.wait(backoff):
+                return
+            backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)
