@@ -2,7 +2,9 @@
 
 Every key is checked at load: an unknown key (a typo) or a bad value is an error that names the
 table, the key, the value and what is allowed, so a reload that fails can keep the last good
-settings and say exactly why.
+settings and say exactly why. A file with no settings at all (empty, or only comments) is an
+error too: an editor saving in place passes through that state, and applying it would drop the
+token.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .logtext import printable
 
 
 class ConfigError(ValueError):
@@ -75,6 +79,8 @@ Region = tuple[int, int, int, int]
 
 SECRET_KEYS = {"token"}
 """Keys whose values never appear in a message or a log line."""
+SHOWN_CHARACTERS = 80
+"""A bad value or key is echoed in messages cut to this length: it may be megabytes long."""
 
 MAX_FPS = 60.0
 
@@ -284,7 +290,8 @@ def _checked(name: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(raw) - set(checks))
     if unknown:
         raise ConfigError(
-            f"[{name}] has unknown key {unknown[0]!r}; allowed keys: {', '.join(checks)}"
+            f"[{name}] has unknown key {_short(repr(unknown[0]))}; "
+            f"allowed keys: {', '.join(checks)}"
         )
     values: dict[str, Any] = {}
     for key, value in raw.items():
@@ -299,23 +306,33 @@ def _checked(name: str, raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _show(value: Any) -> str:
+    """A value as the message shows it: one line, at most about SHOWN_CHARACTERS long."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return f'"{value}"'
-    return repr(value)
+        return f'"{_short(value)}"'
+    return _short(repr(value))
+
+
+def _short(text: str) -> str:
+    return printable(text, SHOWN_CHARACTERS)
 
 
 def parse_settings(text: str, base_dir: Path) -> Settings:
-    """Settings from TOML text; relative paths resolve against `base_dir` (the config's folder)."""
+    """Settings from TOML text; relative paths resolve against `base_dir` (the config's folder).
+
+    Empty text gives the defaults; `load_settings` refuses an empty file before it gets here.
+    """
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"not valid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError("not valid TOML: arrays or tables nested too deeply") from None
     unknown = sorted(set(raw) - set(_TABLES))
     if unknown:
         raise ConfigError(
-            f"unknown table or key {unknown[0]!r}; allowed tables: "
+            f"unknown table or key {_short(repr(unknown[0]))}; allowed tables: "
             + ", ".join(f"[{t}]" for t in _TABLES)
         )
     for name in _TABLES:
@@ -335,12 +352,32 @@ def parse_settings(text: str, base_dir: Path) -> Settings:
 
 def load_settings(path: Path) -> Settings:
     """Read and parse the config file; every problem is a ConfigError naming the file."""
+    return settings_from_bytes(path, read_config(path))
+
+
+def read_config(path: Path) -> bytes:
+    """The config file's bytes, or a ConfigError naming the file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
+
+
+def settings_from_bytes(path: Path, data: bytes) -> Settings:
+    """Settings from the bytes read from `path`; every problem is a ConfigError naming the file.
+
+    A UTF-8 byte order mark (as Windows Notepad writes) is accepted. A file without a single
+    setting is refused, at start as while running: it is what an editor leaves for a moment
+    while saving in place.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: cannot read: not UTF-8 text ({error})") from None
+    if all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
+        raise ConfigError(f"{path}: the file is empty (nothing but blank lines and comments)")
     try:
         return parse_settings(text, path.resolve().parent)
     except ConfigError as error:

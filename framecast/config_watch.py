@@ -3,31 +3,59 @@
 It watches the config file's *folder* (editors save by writing a new file and renaming it over
 the old one, which a watch on the file itself would lose), and also compares the file's size and
 mtime every `POLL_SECONDS` in case an event is lost.
+
+A reload that removes the [server] token is held until the file has stayed the same for
+`TOKEN_SETTLE_SECONDS`: an editor saving in place passes through states that parse but lack
+the token, and applying one would open the server to everyone, however briefly.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from .config import ConfigError, Settings, load_settings
+from .config import ConfigError, Settings, read_config, settings_from_bytes
+from .supervise import ErrorLog, SupervisedThread
 
 log = logging.getLogger(__name__)
 
 DEBOUNCE_SECONDS = 0.1
 """Editors write in several steps; read once they are done."""
 POLL_SECONDS = 2.0
+STOP_SECONDS = 1.0
+TOKEN_SETTLE_SECONDS = 2.0
+"""A config that removes the token applies only once the file has been unchanged this long."""
 
 OnChange = Callable[[Settings, Settings], None]
+
+
+Stamp = tuple[int, int] | None
+"""The file's mtime and size, None if it cannot be seen."""
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A valid config that removes the token, waiting for its file to stay unchanged."""
+
+    content: tuple[Stamp, str]
+    """The file's stamp and the SHA-256 of its bytes when they were read."""
+    since: float
+    """time.monotonic() when this content was first read."""
+
+
+def removes_token(old: Settings, new: Settings) -> bool:
+    """Whether `new` opens what `old` protects; a change to another token does not."""
+    return old.server.token is not None and new.server.token is None
 
 
 def changed_keys(old: Settings, new: Settings) -> list[str]:
@@ -57,8 +85,11 @@ class ConfigWatcher:
         self._due: float | None = None
         self._stopping = False
         self._stamp = self._file_stamp()
+        self._held: _Held | None = None
         self._observer: BaseObserver | None = None
-        self._thread = threading.Thread(target=self._run, name="config-watcher", daemon=True)
+        self._errors = ErrorLog()
+        self._reload_lock = threading.Lock()
+        self._thread = SupervisedThread("config-watcher", self._run, self._errors)
 
     @property
     def settings(self) -> Settings:
@@ -86,10 +117,11 @@ class ConfigWatcher:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        self._thread.join()
+        if not self._thread.join(STOP_SECONDS):
+            log.warning("The config watcher did not stop within %g s; leaving it", STOP_SECONDS)
         if self._observer is not None:
             self._observer.stop()
-            self._observer.join()
+            self._observer.join(STOP_SECONDS)
 
     def _event(self, event: FileSystemEvent) -> None:
         """Called on the watchdog observer thread."""
@@ -103,7 +135,8 @@ class ConfigWatcher:
             self._cond.notify_all()
 
     def _run(self) -> None:
-        """The watcher thread: waits for a due reload or the next poll."""
+        """The watcher thread: waits for a due reload or the next poll. An unexpected error is
+        logged with its traceback and watching goes on: a dead thread would never reload again."""
         next_poll = time.monotonic() + POLL_SECONDS
         while True:
             with self._cond:
@@ -118,16 +151,28 @@ class ConfigWatcher:
                 forced, self._due = self._due is not None, None
             if time.monotonic() >= next_poll:
                 next_poll = time.monotonic() + POLL_SECONDS
-            stamp = self._file_stamp()
-            if forced or stamp != self._stamp:
-                self._stamp = stamp
-                self.reload()
+            try:
+                stamp = self._file_stamp()
+                if forced or stamp != self._stamp:
+                    self._stamp = stamp
+                    self.reload()
+            except Exception as error:
+                self._errors.report("the config watcher", error)
 
     def reload(self) -> None:
-        """Read the file again; apply it if valid, else keep the old settings and say why."""
+        """Read the file again; apply it if valid, else keep the old settings and say why.
+
+        Called on the watcher thread, and on the main thread for SIGHUP: one at a time."""
+        with self._reload_lock:
+            self._reload()
+
+    def _reload(self) -> None:
+        stamp = self._file_stamp()
         try:
-            new = load_settings(self.path)
+            data = read_config(self.path)
+            new = settings_from_bytes(self.path, data)
         except ConfigError as error:
+            self._held = None
             if str(error) != self._error:
                 log.error("Config not applied, keeping the last good settings: %s", error)
             self._error = str(error)
@@ -135,13 +180,42 @@ class ConfigWatcher:
         if self._error is not None:
             log.info("Config is valid again")
             self._error = None
+        if removes_token(self._settings, new):
+            if not self._settled((stamp, hashlib.sha256(data).hexdigest())):
+                return
+            log.warning(
+                "Config removes [server] token: applied after the file stayed unchanged for %g s",
+                TOKEN_SETTLE_SECONDS,
+            )
+        self._held = None
+        self._apply(new)
+
+    def _settled(self, content: tuple[Stamp, str]) -> bool:
+        """Whether the file has held `content` for TOKEN_SETTLE_SECONDS; if not, a re-check is
+        due when it will have (watcher thread)."""
+        now = time.monotonic()
+        if self._held is None or self._held.content != content:
+            self._held = _Held(content, now)
+            log.info(
+                "Config removes [server] token: applied once the file stays unchanged for %g s",
+                TOKEN_SETTLE_SECONDS,
+            )
+        ready = self._held.since + TOKEN_SETTLE_SECONDS
+        if now >= ready:
+            return True
+        with self._cond:
+            self._due = ready if self._due is None else min(self._due, ready)
+            self._cond.notify_all()
+        return False
+
+    def _apply(self, new: Settings) -> None:
         old, self._settings = self._settings, new
         changes = changed_keys(old, new)
         if changes:
             log.info("Config reloaded: %s changed", ", ".join(changes))
             self._on_change(old, new)
 
-    def _file_stamp(self) -> tuple[int, int] | None:
+    def _file_stamp(self) -> Stamp:
         try:
             info = self.path.stat()
         except OSError:

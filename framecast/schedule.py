@@ -23,10 +23,14 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any
 
+from .logtext import printable
+
 SCHEDULE_FILE = "schedule.toml"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HOURS = re.compile(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})")
 _KEYS = ("match", "duration", "from", "until", "days", "hours")
+SHOWN_CHARACTERS = 80
+"""A bad value is echoed in messages cut to this length: it may be megabytes long."""
 
 
 class ScheduleError(ValueError):
@@ -102,9 +106,13 @@ def parse_schedule(text: str) -> Schedule:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ScheduleError(f"not valid TOML: {error}") from None
+    except RecursionError:
+        raise ScheduleError("not valid TOML: arrays or tables nested too deeply") from None
     unknown = set(raw) - {"rule"}
     if unknown:
-        raise ScheduleError(f"unknown key {sorted(unknown)[0]!r}: write rules as [[rule]] tables")
+        raise ScheduleError(
+            f"unknown key {_show(sorted(unknown)[0])}: write rules as [[rule]] tables"
+        )
     rules = raw.get("rule", [])
     if not isinstance(rules, list):
         raise ScheduleError("rules are written as [[rule]] tables")
@@ -117,10 +125,14 @@ def _rule(number: int, raw: Any) -> Rule:
         raise ScheduleError(f"{where} is not a table")
     unknown = sorted(set(raw) - set(_KEYS))
     if unknown:
-        raise ScheduleError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(_KEYS)}")
+        raise ScheduleError(
+            f"{where}: unknown key {_show(unknown[0])}; allowed: {', '.join(_KEYS)}"
+        )
 
     def bad(key: str, allowed: str) -> ScheduleError:
-        return ScheduleError(f"{where}: {key} = {raw[key]!r} is not allowed: expected {allowed}")
+        return ScheduleError(
+            f"{where}: {key} = {_show(raw[key])} is not allowed: expected {allowed}"
+        )
 
     match = raw.get("match")
     if not isinstance(match, str) or not match:
@@ -137,6 +149,11 @@ def _rule(number: int, raw: Any) -> Rule:
     )
     start_day, end_day = (_day(raw, key, bad) for key in ("from", "until"))
     return Rule(match, float(duration) if duration else None, start_day, end_day, days, hours)
+
+
+def _show(value: Any) -> str:
+    """A value as the message shows it: one line, at most about SHOWN_CHARACTERS long."""
+    return printable(repr(value), SHOWN_CHARACTERS)
 
 
 def _list(value: Any, error: Any) -> list[Any]:
