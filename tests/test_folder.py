@@ -153,7 +153,7 @@ def test_bad_files_are_skipped_with_a_reason_and_logged_once(
             "reason": "too large: 900 megapixels is over the 89 megapixel limit (not decoded)",
         },
         {"file": "empty.jpg", "reason": "empty file (0 bytes)"},
-        {"file": "notes.jpg", "reason": "not an image Pillow can read"},
+        {"file": "notes.jpg", "reason": "not a JPEG, PNG, WebP, GIF, BMP or TIFF image"},
     ]
     assert names(playlist) == ["good.jpg"]
     os.utime(images / "notes.jpg")

@@ -3,13 +3,19 @@
 Files are found three ways: watchdog events (a close-after-write or a rename-in means a file is
 complete), a size-and-mtime check for events that say nothing of completeness (other platforms,
 network shares), and a full rescan at start and every `RESCAN_SECONDS` as a safety net for lost
-events. A file is only ever read, never written, moved or deleted.
+events. The folder's parent is watched too, so a folder renamed away or re-created is rescanned
+at once. A file is only ever read, never written, moved or deleted.
+
+With [slideshow] follow_symlinks = "inside" (the default) a link is shown only when its real path
+is inside the folder: whoever can drop files here must not be able to show the server's other
+files on every screen.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -27,8 +33,10 @@ except ImportError:  # pragma: no cover - not Linux
     InotifyObserver = None  # type: ignore[assignment,misc]
 
 from ..imaging import UnreadableImage, probe
+from ..logtext import printable
 from ..ordering import Rotation, Slide, natural_key
 from ..schedule import SCHEDULE_FILE, Schedule, ScheduleError, parse_schedule
+from ..supervise import ErrorLog, SupervisedThread
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +49,12 @@ is not mistaken for a finished one."""
 YOUNG_SECONDS = 10.0
 """A recently changed file that fails to read is retried, not reported: it may be half-copied."""
 _HANDLED_EVENTS = {"created", "modified", "closed", "moved", "deleted"}
+_PARENT_EVENTS = {"created", "moved", "deleted"}
 RESCAN_SECONDS = 30.0
 MISSING_POLL_SECONDS = 0.5
+MAX_SCHEDULE_BYTES = 1_000_000
+STOP_SECONDS = 1.0
+"""schedule.toml is read only up to this size: anyone who can drop files can write it."""
 
 
 def folder_observer() -> BaseObserver:
@@ -73,6 +85,7 @@ class FolderPlaylist:
     `start` and `stop` are called by the owner (the server); `advance`, `peek`, `lookup` and
     `report_unreadable` by the producer thread; `count`, `skipped` and `folder_exists` by HTTP
     threads. `on_change` is called on the worker thread whenever the set of slides changes.
+    `follow_symlinks` is [slideshow] follow_symlinks: "inside" or "all".
     """
 
     def __init__(
@@ -81,14 +94,20 @@ class FolderPlaylist:
         recursive: bool,
         order: str,
         on_change: Callable[[], None],
+        follow_symlinks: str = "inside",
         observer_factory: Callable[[], BaseObserver] = folder_observer,
         clock: Callable[[], datetime] = datetime.now,
     ) -> None:
         self.folder = folder
         self.recursive = recursive
+        self.follow_symlinks = follow_symlinks
         self._on_change = on_change
         self._observer_factory = observer_factory
         self._observer: BaseObserver | None = None
+        self._watched: tuple[int, int] | None = None
+        """The device and inode of the folder the observer watches: a watch follows the folder
+        it was set on when that is renamed, not the path."""
+        self._errors = ErrorLog()
         self._rotation = Rotation(order)
         self._clock = clock
         self._schedule = Schedule()
@@ -105,19 +124,21 @@ class FolderPlaylist:
         self._settle = SETTLE_SECONDS
         self._next_scan = 0.0
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="folder-playlist", daemon=True)
+        self._thread = SupervisedThread("folder-playlist", self._run, self._errors)
 
     # --- owner ---------------------------------------------------------------------------
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """End the worker and the watches, each wait bounded by `timeout` (called by the owner)."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        self._thread.join()
-        self._unwatch()
+        if not self._thread.join(timeout):
+            log.warning("The folder watcher did not stop within %g s; leaving it", timeout)
+        self._unwatch(timeout)
 
     def set_order(self, order: str, new_first: bool) -> None:
         with self._cond:
@@ -228,15 +249,29 @@ class FolderPlaylist:
                     path = Path(os.fsdecode(raw))
                     if path.parent == self.folder or self.recursive:
                         known = self._pending.get(path)
-                        delay = 0.0 if complete else self._settle
+                        # Whether a link may be shown at all does not wait for it to settle.
+                        delay = 0.0 if complete or path.is_symlink() else self._settle
                         self._pending[path] = _Pending(
                             time.monotonic() + delay, complete, known.seen if known else None
                         )
             self._cond.notify_all()
 
+    def _parent_event(self, event: FileSystemEvent) -> None:
+        """Called on the watchdog observer thread for events in the folder's parent: the folder
+        itself renamed, deleted or created is rescanned at once."""
+        if event.event_type not in _PARENT_EVENTS:
+            return
+        paths = {Path(os.fsdecode(raw)) for raw in {event.src_path, event.dest_path} - {"", b""}}
+        if self.folder in paths:
+            with self._cond:
+                self._next_scan = 0.0
+                self._cond.notify_all()
+
     # --- worker thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
+        """The worker thread. Whatever a file makes it raise only gets that file skipped, and an
+        unexpected error is logged and the loop goes on: a dead thread would freeze the show."""
         while True:
             with self._cond:
                 while not self._stopping:
@@ -250,17 +285,42 @@ class FolderPlaylist:
                     return
                 work = [(p, self._pending.pop(p)) for p in due]
             if time.monotonic() >= self._next_scan:
-                self._rescan()
+                self._rescan_safely()
             for path, item in work:
-                self._examine(path, item)
+                self._examine_safely(path, item)
+
+    def _rescan_safely(self) -> None:
+        try:
+            self._rescan()
+        except Exception as error:
+            self._errors.report("the folder watcher (rescanning)", error)
+            with self._cond:
+                self._next_scan = time.monotonic() + RESCAN_SECONDS
+
+    def _examine_safely(self, path: Path, item: _Pending) -> None:
+        try:
+            self._examine(path, item)
+        except Exception as error:
+            name = self._name(path)
+            self._errors.report("the folder watcher (examining a file)", error)
+            try:
+                info = path.stat()
+                signature = (info.st_mtime_ns, info.st_size)
+            except OSError:
+                signature = (0, 0)
+            reason = f"cannot examine it ({type(error).__name__}: {printable(str(error))})"
+            self._drop(path, name, signature, reason)
 
     def _rescan(self) -> None:
         """Compare the folder with what is known: the start, and the net for lost events."""
-        exists = self.folder.is_dir()
-        if exists and self._observer is None:
-            self._watch()
-        elif not exists and self._observer is not None:
+        identity = self._identity()
+        if self._observer is not None and identity != self._watched:
             self._unwatch()
+            if identity is not None:
+                log.info("Image folder %s was replaced: watching the new one", self._shown())
+        if identity is not None and self._observer is None:
+            self._watch(identity)
+        exists = identity is not None
         found = self._list_files() if exists else {}
         self._load_schedule()
         first_look = exists and not self._folder_exists
@@ -273,14 +333,14 @@ class FolderPlaylist:
             if not exists and self._folder_exists is not False:
                 self._folder_exists = False
                 changed = True
-                log.warning("Image folder %s is missing: waiting for it to appear", self.folder)
+                log.warning("Image folder %s is missing: waiting for it to appear", self._shown())
         now = time.time()
         for path in sorted(found, key=lambda p: natural_key(self._name(p))):
             signature = found[path]
             settled = first_look or now - signature[0] / 1e9 >= SETTLE_SECONDS
             item = _Pending(0.0, settled, None if settled else signature, not first_look)
             if settled:
-                self._examine(path, item)
+                self._examine_safely(path, item)
             else:
                 with self._cond:
                     self._pending.setdefault(path, item)
@@ -288,16 +348,27 @@ class FolderPlaylist:
             with self._cond:
                 self._folder_exists = True
                 slides, skipped = len(self._slides), len(self._skipped)
-            log.info("Watching %s: %d slides, %d skipped", self.folder, slides, skipped)
+            log.info("Watching %s: %d slides, %d skipped", self._shown(), slides, skipped)
             changed = True
         if changed:
             self._on_change()
 
     def _list_files(self) -> dict[Path, tuple[int, int]]:
+        """Every file to examine, with its mtime and size. In recursive mode with "inside", links
+        to folders are listed instead of walked, so that each gets its reason; with "all" they
+        are walked, each real folder once (a link may point back up)."""
         files: dict[Path, tuple[int, int]] = {}
-        for root, dirs, names in os.walk(self.folder):
+        follow = self.follow_symlinks == "all"
+        walked: set[str] = set()
+        for root, dirs, names in os.walk(self.folder, followlinks=follow):
+            real = os.path.realpath(root)
+            if real in walked:
+                dirs[:] = []
+                continue
+            walked.add(real)
             dirs[:] = [d for d in dirs if not d.startswith(".")] if self.recursive else []
-            for name in names:
+            linked = [] if follow else [d for d in dirs if os.path.islink(os.path.join(root, d))]
+            for name in names + linked:
                 path = Path(root) / name
                 if is_ignored(self._name(path)) or self._name(path) == SCHEDULE_FILE:
                     continue
@@ -320,13 +391,20 @@ class FolderPlaylist:
             info = path.stat()
         except OSError:
             info = None
-        if info is None or not path.is_file():
-            with self._cond:
-                changed = self._forget(path)
-            if changed:
-                self._on_change()
+        linked_folder = (
+            info is not None and stat.S_ISDIR(info.st_mode) and self.recursive and path.is_symlink()
+        )
+        if info is None or not (stat.S_ISREG(info.st_mode) or linked_folder):
+            self._gone(path)
             return
         signature = (info.st_mtime_ns, info.st_size)
+        outside = self._outside(path)
+        if outside is not None:
+            self._drop(path, name, signature, outside)
+            return
+        if linked_folder:
+            self._gone(path)
+            return
         if not item.complete and item.seen != signature:
             with self._cond:
                 self._pending[path] = _Pending(
@@ -346,6 +424,10 @@ class FolderPlaylist:
         except UnreadableImage as error:
             self._refuse(path, name, signature, item, str(error))
             return
+        except Exception as error:
+            reason = f"cannot read it ({type(error).__name__}: {printable(str(error))})"
+            self._refuse(path, name, signature, item, reason)
+            return
         new = Slide(path, name, *signature)
         with self._cond:
             self._skipped.pop(path, None)
@@ -355,20 +437,50 @@ class FolderPlaylist:
                 self._arrivals.append(path)
         if item.announce:
             verb = "changed" if old else "added"
-            log.info("Slide %s: %s (%d×%d)", verb, name, width, height)
+            log.info("Slide %s: %s (%d×%d)", verb, printable(name), width, height)
         self._on_change()
+
+    def _outside(self, path: Path) -> str | None:
+        """Why follow_symlinks refuses `path` (a link to outside the folder), or None. A file
+        deleted meanwhile is None: its deletion event follows."""
+        if self.follow_symlinks == "all":
+            return None
+        try:
+            target = path.resolve(strict=True)
+        except FileNotFoundError:
+            return None
+        except (OSError, RuntimeError) as error:
+            return f"cannot follow it ({type(error).__name__}: {printable(str(error))})"
+        if target.is_relative_to(self.folder.resolve()):
+            return None
+        return (
+            f"a link to {printable(str(target))}, outside the folder "
+            '([slideshow] follow_symlinks = "all" shows it)'
+        )
+
+    def _gone(self, path: Path) -> None:
+        """`path` is no longer a file to show (worker thread)."""
+        with self._cond:
+            changed = self._forget(path)
+        if changed:
+            self._on_change()
 
     def _refuse(
         self, path: Path, name: str, signature: tuple[int, int], item: _Pending, reason: str
     ) -> None:
         young = time.time() - signature[0] / 1e9 < YOUNG_SECONDS
-        with self._cond:
-            if young and not item.complete:
+        if young and not item.complete:
+            with self._cond:
                 self._pending[path] = _Pending(
                     time.monotonic() + self._settle, False, signature, item.announce
                 )
                 self._cond.notify_all()
-                return
+            return
+        self._drop(path, name, signature, reason)
+
+    def _drop(self, path: Path, name: str, signature: tuple[int, int], reason: str) -> None:
+        """Skip `path` for `reason`, taking it out of the show if it was in (worker thread)."""
+        with self._cond:
             had_slide = self._slides.pop(path, None) is not None
             self._skip(path, name, signature, reason)
         if had_slide:
@@ -377,7 +489,7 @@ class FolderPlaylist:
     def _skip(self, path: Path, name: str, signature: tuple[int, int], reason: str) -> None:
         """Record a skipped file (lock held); logged once per change of the file."""
         if self._skipped.get(path) != (signature, reason):
-            log.warning("Skipped %s: %s", name, reason)
+            log.warning("Skipped %s: %s", printable(name), printable(reason))
         self._skipped[path] = (signature, reason)
 
     def _forget(self, path: Path) -> bool:
@@ -386,7 +498,7 @@ class FolderPlaylist:
         self._skipped.pop(path, None)
         slide = self._slides.pop(path, None)
         if slide is not None:
-            log.info("Slide removed: %s", slide.name)
+            log.info("Slide removed: %s", printable(slide.name))
         return slide is not None
 
     def _load_schedule(self) -> None:
@@ -405,7 +517,7 @@ class FolderPlaylist:
             log.info("No %s: every slide shows all the time", SCHEDULE_FILE)
         else:
             try:
-                schedule, error = parse_schedule(path.read_text(encoding="utf-8")), None
+                schedule, error = self._read_schedule(path), None
                 log.info("Schedule loaded: %d rule(s)", len(schedule.rules))
             except (OSError, UnicodeDecodeError, ScheduleError) as problem:
                 schedule, error = self._schedule, f"{SCHEDULE_FILE}: {problem}"
@@ -414,13 +526,35 @@ class FolderPlaylist:
             self._schedule, self._schedule_error = schedule, error
         self._on_change()
 
+    def _read_schedule(self, path: Path) -> Schedule:
+        outside = self._outside(path)
+        if outside is not None:
+            raise ScheduleError(outside)
+        with path.open("rb") as file:
+            data = file.read(MAX_SCHEDULE_BYTES + 1)
+        if len(data) > MAX_SCHEDULE_BYTES:
+            raise ScheduleError(f"too large: over {MAX_SCHEDULE_BYTES} bytes")
+        return parse_schedule(data.decode("utf-8"))
+
     def _name(self, path: Path) -> str:
         try:
             return path.relative_to(self.folder).as_posix()
         except ValueError:
             return path.name
 
-    def _watch(self) -> None:
+    def _shown(self) -> str:
+        """The folder as log lines show it."""
+        return printable(str(self.folder))
+
+    def _identity(self) -> tuple[int, int] | None:
+        """The folder's device and inode, or None if there is no folder at its path."""
+        try:
+            info = self.folder.stat()
+        except OSError:
+            return None
+        return (info.st_dev, info.st_ino) if stat.S_ISDIR(info.st_mode) else None
+
+    def _watch(self, identity: tuple[int, int]) -> None:
         observer = self._observer_factory()
         handler = FileSystemEventHandler()
         handler.on_any_event = self._event  # type: ignore[method-assign]
@@ -428,14 +562,26 @@ class FolderPlaylist:
             observer.schedule(handler, str(self.folder), recursive=self.recursive)
             observer.start()
         except OSError as error:
-            log.warning("Cannot watch %s (%s): rescanning it every second", self.folder, error)
+            log.warning("Cannot watch %s (%s): rescanning it every second", self._shown(), error)
             return
-        self._observer = observer
+        self._observer, self._watched = observer, identity
+        parent = self.folder.parent
+        if parent != self.folder:
+            around = FileSystemEventHandler()
+            around.on_any_event = self._parent_event  # type: ignore[method-assign]
+            try:
+                observer.schedule(around, str(parent), recursive=False)
+            except OSError as error:
+                log.info(
+                    "Cannot watch %s (%s): a re-created image folder is seen at the next rescan",
+                    printable(str(parent)),
+                    error,
+                )
         closes = InotifyObserver is not None and isinstance(observer, InotifyObserver)
         self._settle = SAFETY_SETTLE_SECONDS if closes else SETTLE_SECONDS
 
-    def _unwatch(self) -> None:
+    def _unwatch(self, timeout: float = STOP_SECONDS) -> None:
         if self._observer is not None:
             self._observer.stop()
-            self._observer.join()
-            self._observer = None
+            self._observer.join(timeout)
+            self._observer, self._watched = None, None
