@@ -15,9 +15,17 @@ from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from . import pixman
 from .config import Colour, Settings
+from .logtext import printable
 
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
-"""Refuse images above this many pixels before decoding them (Pillow's own warning limit)."""
+"""The most pixels a file may claim to be looked at at all (Pillow's own warning limit); the
+slides' own limit, `[slideshow] max_megapixels`, is lower and applies before decoding."""
+
+SLIDE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+"""The only decoders a slide file is offered to, whatever its content claims: Pillow also
+recognises formats like EPS by content, and opening those runs external programs (Ghostscript).
+JPEG covers the multi-picture JPEGs (MPO) that cameras write."""
+SLIDE_FORMAT_NAMES = "JPEG, PNG, WebP, GIF, BMP or TIFF"
 
 SLIDE_FILTER = Image.Resampling.BILINEAR
 """Pillow's bilinear is a true area filter when shrinking: within 1.5 dB PSNR of Lanczos (both
@@ -44,6 +52,9 @@ class RenderSpec:
     fit: str
     background: Colour
     quality: int
+    max_pixels: int = 50_000_000
+    """Larger images are refused before decoding. Preparing a slide holds at most about 2.4 times
+    its decoded size (bench/bench_slide_memory.py: 457 MB for a 50 MP PNG with transparency)."""
 
 
 def render_spec(settings: Settings, quality: int | None = None) -> RenderSpec:
@@ -55,36 +66,73 @@ def render_spec(settings: Settings, quality: int | None = None) -> RenderSpec:
         settings.slideshow.fit,
         settings.slideshow.background,
         quality or settings.stream.quality,
+        round(settings.slideshow.max_megapixels * 1_000_000),
     )
 
 
-def probe(path: Path) -> tuple[int, int]:
+def probe(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
     """Read the header only: the image's size, or UnreadableImage saying why it is refused."""
-    with _open(path) as image:
+    with _open(path, max_pixels) as image:
         return image.size
 
 
 def render_slide(path: Path, spec: RenderSpec) -> bytes:
-    """Decode, orient, fit and encode one slide file as a frame of the output size."""
-    with _open(path) as image:
+    """Decode, orient, fit and encode one slide file as a frame of the output size.
+
+    Whatever the decoder raises becomes UnreadableImage: a file can only get itself skipped.
+    """
+    with _open(path, spec.max_pixels) as image:
         width, height = image.size
         try:
-            if image.getexif().get(_EXIF_ORIENTATION) in _ROTATED_ORIENTATIONS:
+            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+            if orientation in _ROTATED_ORIENTATIONS:
                 width, height = height, width
             image.draft("RGB", _fitted_size(width, height, spec))
             image.load()
-            upright = ImageOps.exif_transpose(image)
+            # exif_transpose copies even an upright image: a whole decoded image more.
+            upright = ImageOps.exif_transpose(image) if orientation != 1 else image
+            frame = _fit_flat(upright, spec)
+        except UnreadableImage:
+            raise
+        except MemoryError:
+            raise UnreadableImage(
+                "not enough memory to decode it: lower [slideshow] max_megapixels"
+            ) from None
         except (OSError, SyntaxError, ValueError) as error:
-            raise UnreadableImage(f"damaged or incomplete image ({error})") from None
-        frame = fit(_to_rgb(upright, spec.background), spec)
+            raise UnreadableImage(f"damaged or incomplete image ({_short(error)})") from None
+        except Exception as error:
+            raise UnreadableImage(
+                f"cannot decode it ({type(error).__name__}: {_short(error)})"
+            ) from None
     return encode_jpeg(frame, spec.quality, optimize=True)
 
 
-def _open(path: Path) -> Image.Image:
+def _short(error: BaseException) -> str:
+    """An error's message, on one line and cut short: it goes into the log and /status."""
+    return printable(str(error), 120)
+
+
+def _fit_flat(image: Image.Image, spec: RenderSpec) -> Image.Image:
+    """The image fitted to the frame and flattened to RGB, shrunk first where it can be: the
+    flattening then works on the small copy, not on a second full-size image."""
+    if image.mode in ("RGBA", "LA", "La", "RGBa") and spec.fit != "blur":
+        rgba = image.convert("RGBA") if image.mode != "RGBA" else image
+        size = _fitted_size(image.width, image.height, spec)
+        if spec.fit == "contain" and size != image.size:
+            rgba = rgba.resize(size, SLIDE_FILTER, reducing_gap=2.0)
+        elif spec.fit == "cover":
+            rgba = _cover(rgba, (spec.width, spec.height), SLIDE_FILTER)
+        return fit(_to_rgb(rgba, spec.background), spec)
+    return fit(_to_rgb(image, spec.background), spec)
+
+
+def _open(path: Path, max_pixels: int) -> Image.Image:
     try:
         if path.stat().st_size == 0:
             raise UnreadableImage("empty file (0 bytes)")
-        image = Image.open(path)
+        image = Image.open(path, formats=SLIDE_FORMATS)
+    except UnreadableImage:
+        raise
     except FileNotFoundError:
         raise UnreadableImage("file disappeared before it could be read") from None
     except PermissionError:
@@ -92,22 +140,30 @@ def _open(path: Path) -> Image.Image:
     except IsADirectoryError:
         raise UnreadableImage("a folder, not a file") from None
     except UnidentifiedImageError:
-        raise UnreadableImage("not an image Pillow can read") from None
+        raise UnreadableImage(f"not a {SLIDE_FORMAT_NAMES} image") from None
     except Image.DecompressionBombError as error:
         counted = re.search(r"\((\d+) pixels\)", str(error))
         size = f"{int(counted.group(1)) // 1_000_000} megapixels" if counted else "the image"
-        raise UnreadableImage(_too_large(size)) from None
+        raise UnreadableImage(_too_large(size, max_pixels)) from None
     except (OSError, SyntaxError, ValueError) as error:
-        raise UnreadableImage(f"damaged image header ({error})") from None
+        raise UnreadableImage(f"damaged image header ({_short(error)})") from None
+    except Exception as error:
+        raise UnreadableImage(
+            f"cannot read its header ({type(error).__name__}: {_short(error)})"
+        ) from None
     width, height = image.size
-    if width * height > MAX_PIXELS:
+    if width * height > max_pixels:
         image.close()
-        raise UnreadableImage(_too_large(f"{width}×{height} pixels"))
+        raise UnreadableImage(_too_large(f"{width}×{height} pixels", max_pixels))
     return image
 
 
-def _too_large(size: str) -> str:
-    return f"too large: {size} is over the {MAX_PIXELS // 1_000_000} megapixel limit (not decoded)"
+def _too_large(size: str, max_pixels: int) -> str:
+    limit = "" if max_pixels == MAX_PIXELS else " ([slideshow] max_megapixels)"
+    return (
+        f"too large: {size} is over the {max_pixels // 1_000_000} megapixel limit{limit} "
+        "(not decoded)"
+    )
 
 
 def _fitted_size(width: int, height: int, spec: RenderSpec) -> tuple[int, int]:

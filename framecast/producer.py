@@ -1,9 +1,10 @@
 """The one thread that decides what is on the stream, renders it once and publishes it.
 
 It owns the folder playlist (replacing it when the folder setting changes) and the screen
-capture (running it only while someone watches), times the slides, renders the next slide ahead
-so it goes out on time, adds labels and fades, and publishes only when what is shown changes: an
-idle show costs nothing here, and the web layer re-sends for keepalive.
+capture (running it only while someone watches), times the slides, has the current and the next
+slide prepared on a worker (so a big photo neither stalls the stream nor comes late), adds labels
+and fades, and publishes only when what is shown changes: an idle show costs nothing here, and
+the web layer re-sends for keepalive.
 """
 
 from __future__ import annotations
@@ -21,26 +22,39 @@ from PIL import Image
 from .compose import Labels, crossfade, label
 from .config import Settings, SlideshowSettings
 from .hub import FrameHub
-from .imaging import RenderSpec, UnreadableImage, encode_jpeg, render_spec
+from .imaging import RenderSpec, encode_jpeg, render_spec
 from .ordering import Slide
 from .placeholder import render_message
+from .preparer import Refused, SlidePreparer
 from .renderer import SlideRenderer
 from .sources.folder import FolderPlaylist
 from .sources.screen import ScreenCapture
+from .supervise import SupervisedThread
 
 log = logging.getLogger(__name__)
 
 COMMANDS = ("next", "previous", "pause", "resume")
 SCREEN_CHECK_SECONDS = 1.0
+"""How often the producer looks at the screen source's demand when nothing wakes it."""
 SCHEDULE_CHECK_SECONDS = 30.0
 """With nothing to show, look this often whether schedule.toml now allows a slide."""
-"""How often the producer looks at the screen source's demand when nothing wakes it."""
+PREPARING_CHECK_SECONDS = 0.25
+"""While the slide to show is still being prepared, look this often whether it took too long
+(the preparer wakes the producer as soon as it is ready)."""
+STALL_GRACE_SECONDS = 5.0
+STOP_SECONDS = 1.0
 
 PlaylistFactory = Callable[[SlideshowSettings, Callable[[], None]], FolderPlaylist]
 
 
 def folder_playlist(settings: SlideshowSettings, on_change: Callable[[], None]) -> FolderPlaylist:
-    return FolderPlaylist(settings.folder, settings.recursive, settings.order, on_change)
+    return FolderPlaylist(
+        settings.folder,
+        settings.recursive,
+        settings.order,
+        on_change,
+        follow_symlinks=settings.follow_symlinks,
+    )
 
 
 class SlideshowProducer:
@@ -78,16 +92,27 @@ class SlideshowProducer:
         self._commands_lock = threading.Lock()
         self._paused = False
         self._screen = ScreenCapture(hub, settings)
+        self._preparer = SlidePreparer(self._renderer, self._wake.set)
+        self._preparing = False
+        self._on_screen: Slide | None = None
+        self._step_due_by = time.monotonic()
         hub.on_demand(self._wake.set)
-        self._thread = threading.Thread(target=self._run, name="producer", daemon=True)
+        self._thread = SupervisedThread("producer", self._run)
 
     def start(self) -> None:
+        self._step_due_by = time.monotonic()
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """Stop the producer and everything it started, each wait bounded by `timeout`."""
         self._stopping = True
         self._wake.set()
-        self._thread.join()
+        if not self._thread.join(timeout):
+            log.warning("The producer did not stop within %g s; leaving it", timeout)
+        self._preparer.stop(timeout)
+        self._screen.stop(timeout)
+        if self._playlist is not None:
+            self._playlist.stop()
 
     def apply(self, settings: Settings) -> None:
         """Take new settings; the producer thread acts on them at once."""
@@ -111,8 +136,23 @@ class SlideshowProducer:
 
     @property
     def slide(self) -> str | None:
-        current = self._current
-        return current.name if current else None
+        """The slide on the stream now (the next one may still be being prepared)."""
+        shown = self._on_screen
+        return shown.name if shown else None
+
+    def stall_reason(self) -> str | None:
+        """Why the show is stuck, or None: its next step is overdue by an interval and 5 s,
+        or the screen capture loop stopped looking (HTTP threads, for /healthz)."""
+        settings = self._settings
+        if settings.stream.source == "screen":
+            screen = self._screen.stall_reason()
+            if screen is not None:
+                return screen
+        late = time.monotonic() - self._step_due_by
+        if late <= settings.slideshow.interval + STALL_GRACE_SECONDS:
+            return None
+        shown = f" (on {self.slide})" if self.slide else ""
+        return f"the show has not moved on for {late:.0f} s past its time{shown}"
 
     @property
     def playlist(self) -> FolderPlaylist | None:
@@ -124,15 +164,12 @@ class SlideshowProducer:
     # --- producer thread --------------------------------------------------------------------
 
     def _run(self) -> None:
-        try:
-            while not self._stopping:
-                self._wake.clear()
-                timeout = self._step(self._settings)
-                self._wake.wait(timeout)
-        finally:
-            self._screen.stop()
-            if self._playlist is not None:
-                self._playlist.stop()
+        """The producer thread's loop (restarted by its supervisor after an unexpected error)."""
+        while not self._stopping:
+            self._wake.clear()
+            timeout = self._step(self._settings)
+            self._step_due_by = time.monotonic() + timeout
+            self._wake.wait(timeout)
 
     def _step(self, settings: Settings) -> float:
         """Bring the stream up to date; returns how long to sleep unless woken."""
@@ -176,30 +213,38 @@ class SlideshowProducer:
                 moved = playlist.advance(current) if jump == "next" else playlist.back(current)
                 current = moved or current
             self._shown_at = now
-        elif self._paused:
+        elif self._paused or self._preparing:
+            # Paused, or the slide is not on the stream yet: its time has not started.
             self._shown_at = now
         elif now >= due:
             current = playlist.advance(current)
             # Keep to the schedule when a step runs a little late, so fast shows do not drift.
             self._shown_at = due if now - due < interval else now
         self._current = current
+        self._preparing = False
         if current is None:
+            self._on_screen = None
             self._show_placeholder(playlist, spec)
             return min(interval, SCHEDULE_CHECK_SECONDS)
-        interval = self._interval(settings, playlist, current)
-        try:
-            jpeg = self._renderer.render(current, spec)
-        except UnreadableImage as error:
-            playlist.report_unreadable(current, str(error))
-            self._current = None
+        upcoming = playlist.peek(current)
+        wanted = [current] if upcoming in (None, current) else [current, upcoming]
+        self._preparer.want(wanted, spec, settings.slideshow.prepare_timeout)
+        prepared = self._preparer.result(current, spec)
+        if prepared is None:
+            self._preparing = True
+            return PREPARING_CHECK_SECONDS
+        if isinstance(prepared, Refused):
+            playlist.report_unreadable(current, prepared.reason)
             return 0
+        jpeg = prepared
+        interval = self._interval(settings, playlist, current)
         labels = self._labels(settings, current)
         fade = self._fade_steps(settings.slideshow)
         if labels.empty and not fade:
             self._show(("slide", current, spec), lambda: jpeg, spec)
         else:
             self._show_composed(current, jpeg, labels, fade, settings.slideshow, spec)
-        self._prepare_next(playlist, current, spec)
+        self._on_screen = current
         wait = self._shown_at + interval - time.monotonic()
         if labels.clock is not None:
             wait = min(wait, 60.0 - self._clock().second - self._clock().microsecond / 1e6)
@@ -278,9 +323,10 @@ class SlideshowProducer:
 
     def _ensure_playlist(self, settings: SlideshowSettings) -> FolderPlaylist:
         playlist = self._playlist
-        if playlist and (playlist.folder, playlist.recursive) == (
+        if playlist and (playlist.folder, playlist.recursive, playlist.follow_symlinks) == (
             settings.folder,
             settings.recursive,
+            settings.follow_symlinks,
         ):
             return playlist
         if playlist is not None:
@@ -290,16 +336,6 @@ class SlideshowProducer:
         self._playlist = self._playlist_factory(settings, self._wake.set)
         self._playlist.start()
         return self._playlist
-
-    def _prepare_next(self, playlist: FolderPlaylist, current: Slide, spec: RenderSpec) -> None:
-        """Render the slide after `current` now, so it is published the moment it is due."""
-        upcoming = playlist.peek(current)
-        if upcoming is None or upcoming == current:
-            return
-        try:
-            self._renderer.render(upcoming, spec)
-        except UnreadableImage as error:
-            playlist.report_unreadable(upcoming, str(error))
 
     def _show_placeholder(self, playlist: FolderPlaylist, spec: RenderSpec) -> None:
         exists = playlist.folder_exists

@@ -33,6 +33,12 @@ class SlideRenderer:
         self._bytes = 0
         self.renders = 0
 
+    def cached(self, slide: Slide, spec: RenderSpec) -> bytes | None:
+        """The slide's frame if it is in the cache, without rendering it."""
+        key = (slide.path, slide.mtime_ns, slide.size, spec)
+        with self._lock:
+            return self._cache.get(key)
+
     def render(self, slide: Slide, spec: RenderSpec) -> bytes:
         """The slide's frame as JPEG; raises imaging.UnreadableImage for a bad file."""
         key = (slide.path, slide.mtime_ns, slide.size, spec)

@@ -120,7 +120,7 @@ def test_decompression_bomb_is_refused_from_its_header(tmp_path: Path) -> None:
     ("content", "reason"),
     [
         (b"", "empty file"),
-        (b"hello, I am a text file\n", "not an image"),
+        (b"hello, I am a text file\n", "not a JPEG, PNG"),
     ],
 )
 def test_unreadable_files_say_why(tmp_path: Path, content: bytes, reason: str) -> None:

@@ -110,7 +110,9 @@ def test_snapshot_status_and_health(images: Path, start_server: Callable[..., Se
     assert status["frames"] >= 1
     assert status["uptime_s"] > 0
     assert status["config_error"] is None
-    assert status["skipped"] == [{"file": "notes.txt", "reason": "not an image Pillow can read"}]
+    assert status["skipped"] == [
+        {"file": "notes.txt", "reason": "not a JPEG, PNG, WebP, GIF, BMP or TIFF image"}
+    ]
     assert server.get("/healthz") == (200, b"ok")
 
 

@@ -22,6 +22,7 @@ from ..config import MAX_FPS, ScreenSettings, Settings
 from ..hub import FrameHub
 from ..imaging import RenderSpec, encode_jpeg, encode_screen, render_spec
 from ..placeholder import render_message
+from ..supervise import SupervisedThread
 from .xdamage import EVERYWHERE, Box, DamageUnavailable, DamageWatch
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ CHECK_SECONDS = 1.0
 """Even when X DAMAGE reports nothing drawn, the screen is grabbed and compared this often: a
 desktop drawn by the GPU behind the X server's back may never report a change."""
 FPS_WINDOW_SECONDS = 2.0
+STOP_SECONDS = 1.0
 
 
 class ScreenError(Exception):
@@ -235,7 +237,8 @@ class ScreenCapture:
         self._error: str | None = None
         self._label: str | None = None
         self._grabs: list[float] = []
-        self._thread: threading.Thread | None = None
+        self._thread: SupervisedThread | None = None
+        self._ticked_at = 0.0
 
     @property
     def running(self) -> bool:
@@ -243,16 +246,29 @@ class ScreenCapture:
 
     def start(self) -> None:
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="screen-capture", daemon=True)
+        self._ticked_at = time.monotonic()
+        self._thread = SupervisedThread("screen-capture", self._run)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
         if self._thread is not None:
             self._stop.set()
-            self._thread.join()
+            if not self._thread.join(timeout):
+                log.warning("Screen capture did not stop within %g s; leaving it", timeout)
             self._thread = None
             with self._lock:
                 self._grabs.clear()
+
+    def stall_reason(self) -> str | None:
+        """Why the capture loop is stuck, when it has not looked at the screen for two frame
+        periods and the retry delay plus 5 s (read by HTTP threads for /healthz)."""
+        if self._thread is None:
+            return None
+        period = 1.0 / min(self._settings.screen.fps, MAX_FPS)
+        quiet = time.monotonic() - self._ticked_at
+        if quiet <= 2 * period + RETRY_SECONDS + 5.0:
+            return None
+        return f"screen capture has not run for {quiet:.0f} s"
 
     def apply(self, settings: Settings) -> None:
         self._settings = settings
@@ -277,6 +293,7 @@ class ScreenCapture:
         next_at = time.monotonic()
         try:
             while not self._stop.is_set():
+                self._ticked_at = time.monotonic()
                 settings = self._settings
                 spec = screen_spec(settings)
                 try:
