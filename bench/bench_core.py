@@ -123,7 +123,7 @@ def first_part_latency(port: int) -> float:
     """Connect, request /stream, and time until the first JPEG part is complete."""
     started = time.perf_counter()
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         data = b""
         while data.count(b"--frame\r\n") < 2:
             chunk = sock.recv(262144)

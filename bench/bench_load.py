@@ -252,7 +252,7 @@ def bench_slow_client(work: Path, binary: Path) -> None:
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
         sock.connect(("127.0.0.1", server.port))
-        sock.sendall(b"GET /stream HTTP/1.1\r\nHost: slow\r\n\r\n")
+        sock.sendall(b"GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         buffer = b""
         while not stop.is_set():
             started = time.monotonic()
@@ -318,7 +318,7 @@ def bench_churn(work: Path, cycles: int, rounds: int = 2) -> None:
         for _ in range(cycles):
             try:
                 with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-                    sock.sendall(b"GET /stream HTTP/1.1\r\nHost: churn\r\n\r\n")
+                    sock.sendall(b"GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                     data = b""
                     while b"\r\n--frame\r\n" not in data:
                         chunk = sock.recv(65536)

@@ -64,7 +64,7 @@ int main(int argc, char **argv) {
     double warmup = argc > 4 ? atof(argv[4]) : 0;
     const char *path = argc > 5 ? argv[5] : "/stream";
     char request[512];
-    int request_len = snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: bench\r\n\r\n", path);
+    int request_len = snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
     struct client *clients = calloc(n, sizeof *clients);
     int epoll = epoll_create1(0);
     struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port)};

@@ -1,8 +1,10 @@
-"""The addresses a TV on the LAN can reach this machine at, for the start-up log line."""
+"""The addresses and names a TV on the LAN reaches this machine at: for the start-up log line,
+and to refuse requests for other hosts (DNS rebinding)."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import socket
 import struct
@@ -41,3 +43,36 @@ def _linux_interface_addresses() -> list[str]:
                 continue
             addresses.append(socket.inet_ntoa(reply[20:24]))
     return addresses
+
+
+def split_host(header: str) -> tuple[str, str]:
+    """The host and the port ("" when absent) of a `Host` header: the host in lower case,
+    without the brackets of an IPv6 address or a final dot."""
+    text = header.strip().lower()
+    if text.startswith("[") and "]" in text:
+        name, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        name, _, port = text.partition(":")
+    else:
+        name, port = text, ""
+    return name.removesuffix("."), port
+
+
+def is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+@functools.cache
+def machine_names() -> frozenset[str]:
+    """This machine's own names, as a browser on the LAN may address it: found once, on the
+    first request that needs them (the fully qualified name can take a DNS look-up)."""
+    hostname = socket.gethostname().lower()
+    names = {hostname, f"{hostname}.local"}
+    with contextlib.suppress(OSError, UnicodeError):
+        names.add(socket.getfqdn(hostname).lower())
+    return frozenset(names)

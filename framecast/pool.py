@@ -19,6 +19,9 @@ log = logging.getLogger("framecast")
 
 Job = Callable[[], None]
 
+IDLE_SECONDS = 30.0
+"""A thread beyond those `start` made ends after this long without a connection."""
+
 
 class HandlerPool:
     """Waiting threads that each run one connection at a time, then wait for the next.
@@ -27,13 +30,16 @@ class HandlerPool:
     run for days: when no thread is free, `submit` starts one more. The thread that finished
     last runs the next job, so connections that come and go reuse a few warm threads and the
     rest stay idle and cold.
-    The pool never shrinks; its size is the most connections that were open at once, and at
-    least what `start` was given. `submit` is called on the accept loop's thread; `start` and
-    `stop` by the pool's owner.
+    The pool keeps at least what `start` was given; threads beyond that end once they have
+    been idle for `idle_seconds`, so a burst of connections does not leave hundreds of threads
+    behind. The coldest (longest idle) go first. `submit` is called on the accept loop's
+    thread; `start` and `stop` by the pool's owner.
     """
 
-    def __init__(self, name: str = "http") -> None:
+    def __init__(self, name: str = "http", idle_seconds: float = IDLE_SECONDS) -> None:
         self._name = name
+        self._idle_seconds = idle_seconds
+        self._keep = 0
         self._lock = threading.Lock()
         # The inboxes of the free threads, a stack: the last one freed is taken first.
         self._idle: list[queue.SimpleQueue[Job | None]] = []
@@ -42,6 +48,8 @@ class HandlerPool:
         self._numbers = itertools.count(1)
 
     def start(self, threads: int) -> None:
+        with self._lock:
+            self._keep += threads
         for _ in range(threads):
             self._add_thread(idle=True)
 
@@ -94,11 +102,27 @@ class HandlerPool:
         return inbox
 
     def _run(self, inbox: queue.SimpleQueue[Job | None]) -> None:
-        """Each pool thread: run the jobs handed to it until `stop` sends the end marker."""
-        while (job := inbox.get()) is not None:
+        """Each pool thread: run the jobs handed to it until `stop` sends the end marker, or
+        until it has been idle for `idle_seconds` while the pool holds more than it keeps."""
+        while (job := self._next_job(inbox)) is not None:
             try:
                 job()
             except Exception:
                 log.exception("A connection failed unexpectedly")
             with self._lock:
                 self._idle.append(inbox)
+
+    def _next_job(self, inbox: queue.SimpleQueue[Job | None]) -> Job | None:
+        """The next job for this pool thread; None when it is to end (it has left the pool)."""
+        while True:
+            try:
+                return inbox.get(timeout=self._idle_seconds)
+            except queue.Empty:
+                pass
+            with self._lock:
+                # Not idle any more means `submit` took this inbox and a job is on its way.
+                if len(self._threads) > self._keep and inbox in self._idle:
+                    self._idle.remove(inbox)
+                    self._inboxes.remove(inbox)
+                    self._threads.remove(threading.current_thread())
+                    return None

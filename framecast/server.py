@@ -7,26 +7,31 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import secrets
 import signal
 import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import quote
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 from .config import ConfigError, Settings, load_settings
 from .config_watch import ConfigWatcher
 from .hub import FrameHub
+from .logtext import printable
 from .memory import TRIM_EVERY_SECONDS, keep_freed_memory, release_free_memory
 from .netinfo import local_addresses
 from .pool import HandlerPool
 from .producer import SlideshowProducer
-from .web import create_app
+from .supervise import SupervisedThread
+from .web import OncePerMinute, create_app
 
 log = logging.getLogger("framecast")
 
@@ -43,6 +48,9 @@ SIGNAL_CHECK_SECONDS = 0.2
 HEADER_DEADLINE_SECONDS = 10.0
 """A client must send its whole request head within this time (a slowloris does not)."""
 
+HIDDEN = "(hidden)"
+_SECRET_IN_TEXT = re.compile(r"(?i)(token=|bearer\s+)[^&\s'\"]*")
+
 
 class HeaderDeadline:
     """Hangs up on connections that take too long to send their request head.
@@ -56,7 +64,7 @@ class HeaderDeadline:
         self._lock = threading.Lock()
         self._waiting: dict[socket.socket, float] = {}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="header-deadline", daemon=True)
+        self._thread = SupervisedThread("header-deadline", self._run)
 
     def watch(self, sock: socket.socket) -> None:
         with self._lock:
@@ -71,7 +79,7 @@ class HeaderDeadline:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join()
+        self._thread.join(STOP_JOIN_SECONDS)
 
     def _run(self) -> None:
         while not self._stop.wait(1.0):
@@ -87,9 +95,20 @@ class HeaderDeadline:
                 log.info("Hung up on %d connection(s) too slow to send a request", len(late))
 
 
-def request_handler(deadline: HeaderDeadline) -> type[WSGIRequestHandler]:
-    """Werkzeug's handler, with a deadline for the request head, no line per request and no
-    version in the `Server` header."""
+def without_secrets(text: str, token: str | None) -> str:
+    """`text` with the configured token, and any `token=` value or bearer token, hidden."""
+    if token:
+        text = text.replace(token, HIDDEN).replace(quote(token, safe=""), HIDDEN)
+    return _SECRET_IN_TEXT.sub(rf"\g<1>{HIDDEN}", text)
+
+
+def request_handler(
+    deadline: HeaderDeadline, settings: Callable[[], Settings]
+) -> type[WSGIRequestHandler]:
+    """Werkzeug's handler, with a deadline for the request head, a read and write deadline of
+    `client_timeout` for the whole connection, no line per request, malformed requests logged
+    once a minute per address without secrets, and no version in the `Server` header."""
+    log_once = OncePerMinute()
 
     class FramecastRequestHandler(WSGIRequestHandler):
         # Werkzeug closes every connection anyway; HTTP/1.0 spares the stream chunked framing,
@@ -97,7 +116,11 @@ def request_handler(deadline: HeaderDeadline) -> type[WSGIRequestHandler]:
         protocol_version = "HTTP/1.0"
 
         def setup(self) -> None:
+            """On the connection's pool thread. Without a socket timeout a client that sends
+            less body than it announced holds the thread for ever: after answering, Werkzeug
+            reads what is left of the body."""
             super().setup()
+            self.connection.settimeout(settings().server.client_timeout)
             deadline.watch(self.connection)
 
         def parse_request(self) -> bool:
@@ -115,6 +138,20 @@ def request_handler(deadline: HeaderDeadline) -> type[WSGIRequestHandler]:
 
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             return
+
+        def log_error(self, format: str, *args: Any) -> None:
+            """Werkzeug and http.server call this for a request they refuse themselves (bad
+            request line, header too long); the line quotes the client's text."""
+            self._log_refused(format % args if args else format)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            self._log_refused(format % args if args else format)
+
+        def _log_refused(self, message: str) -> None:
+            address = str(self.client_address[0]) if self.client_address else "?"
+            if log_once(f"refused {address}"):
+                shown = printable(without_secrets(message, settings().server.token))
+                log.warning("Refused a request from %s: %s", address, shown)
 
     return FramecastRequestHandler
 
@@ -158,7 +195,11 @@ class Framecast:
         self.producer = SlideshowProducer(self.hub, settings)
         self.watcher = ConfigWatcher(config_path, settings, self._apply)
         self.app = create_app(
-            self.hub, self.status, lambda: self.watcher.settings, self.producer.command
+            self.hub,
+            self.status,
+            lambda: self.watcher.settings,
+            self.producer.command,
+            self.health,
         )
         self._started = time.monotonic()
         self._instance = secrets.token_hex(8)
@@ -181,6 +222,10 @@ class Framecast:
             "paused": self.producer.paused,
             "instance": self._instance,
         }
+
+    def health(self) -> str | None:
+        """What `/healthz` reports as wrong (HTTP threads): a stalled producer, or None."""
+        return self.producer.stall_reason()
 
     def warn_if_exposed(self) -> None:
         """Say so when anyone on the network could watch this machine's screen."""
@@ -280,11 +325,19 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         log.error("Cannot start: %s", _bind_problem(error, host, port))
         return EXIT_BAD_START
+    if sys.platform != "win32" and os.geteuid() == 0:
+        user = os.environ.get("SUDO_USER") or "<user>"
+        log.warning(
+            "Running as root, which Framecast does not need: run it as a normal user, "
+            "e.g. sudo -u %s .venv/bin/python slideshow.py",
+            user,
+        )
     keep_freed_memory()
     framecast = Framecast(args.config, settings, host)
     deadline = HeaderDeadline()
     pool = HandlerPool()
-    httpd = PooledWSGIServer(framecast.app, request_handler(deadline), listener, pool)
+    handler = request_handler(deadline, lambda: framecast.watcher.settings)
+    httpd = PooledWSGIServer(framecast.app, handler, listener, pool)
     deadline.start()
     pool.start(settings.server.max_clients + SPARE_THREADS)
     try:
@@ -295,9 +348,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int) -> int:
-    """Run until SIGINT or SIGTERM; a second signal exits at once. Meanwhile the main thread
-    hands freed memory back to the system every `TRIM_EVERY_SECONDS`."""
+    """Run until SIGINT or SIGTERM; a second signal exits at once. SIGHUP reloads the config.
+    Meanwhile the main thread hands freed memory back to the system every
+    `TRIM_EVERY_SECONDS`."""
     stop = threading.Event()
+    hangup = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
@@ -305,8 +360,14 @@ def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int) ->
         log.info("Stopping (%s)", signal.Signals(signum).name)
         stop.set()
 
+    def on_hangup(signum: int, frame: FrameType | None) -> None:
+        """Only a flag: the reload reads a file and logs, which is for the main loop to do."""
+        hangup.set()
+
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    if sys.platform != "win32":
+        signal.signal(signal.SIGHUP, on_hangup)
     framecast.start()
     http_thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="http", daemon=True
@@ -319,12 +380,16 @@ def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int) ->
     # once the main thread wakes.
     next_trim = time.monotonic() + TRIM_EVERY_SECONDS
     while not stop.wait(SIGNAL_CHECK_SECONDS):
+        if hangup.is_set():
+            hangup.clear()
+            log.info("Reloading the config (SIGHUP)")
+            framecast.watcher.reload()
         if time.monotonic() >= next_trim:
             release_free_memory()
             next_trim += TRIM_EVERY_SECONDS
     framecast.stop()
     httpd.shutdown()
-    http_thread.join()
+    http_thread.join(STOP_JOIN_SECONDS)
     log.info("Stopped")
     return 0
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, jsonify, request
 
@@ -28,6 +29,8 @@ from . import mjpeg
 from .config import Settings
 from .hub import Frame, FrameHub
 from .imaging import SNAPSHOT_FORMATS, convert_frame
+from .logtext import printable
+from .netinfo import is_ip_literal, machine_names, split_host
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,15 @@ icon browsers ask for by themselves (there is none: 404)."""
 SNAPSHOT_MAX = (3840, 2160)
 DEFAULT_SNAPSHOT_QUALITY = 85
 SNAPSHOT_CACHE_ENTRIES = 16
+SNAPSHOT_CACHE_BYTES = 32 * 1024 * 1024
+SNAPSHOT_BUSY_RETRY_SECONDS = 1
+MAX_NUMBER_DIGITS = 6
+"""Longer numbers are refused before `int` reads them (and long before Python's own limit)."""
+STATE_CHANGING = {"POST", "PUT", "DELETE", "PATCH"}
+CONTROL_HEADER = "X-Framecast"
+"""A header no browser sends across sites without asking first (a CORS preflight, which this
+server never grants), so a page elsewhere cannot drive the show."""
+DEFAULT_PORTS = {"http": 80, "https": 443}
 SNAPSHOT_WAIT_SECONDS = 2.0
 """How long a snapshot waits for a live source (the screen) to start and look again."""
 
@@ -127,37 +139,93 @@ class SnapshotRequest:
         if fmt not in SNAPSHOT_FORMATS:
             raise BadParameter("format", ", ".join(SNAPSHOT_FORMATS))
         quality = _whole(args, "quality", 95) or DEFAULT_SNAPSHOT_QUALITY
-        return cls((width or frame.width, height or frame.height), fmt, quality)
+        size = _within((width or frame.width, height or frame.height), SNAPSHOT_MAX)
+        return cls(size, fmt, quality)
+
+
+def _within(size: tuple[int, int], bound: tuple[int, int]) -> tuple[int, int]:
+    """`size` scaled down, keeping its aspect, until both sides fit `bound`; at least 1×1.
+
+    A side computed from the other (only a width given, on a portrait frame) can be far
+    larger than any side a client may ask for, and so can a frame of a large stream."""
+    scale = min(1.0, bound[0] / size[0], bound[1] / size[1])
+    if scale == 1.0:
+        return size
+    return (
+        min(bound[0], max(1, round(size[0] * scale))),
+        min(bound[1], max(1, round(size[1] * scale))),
+    )
 
 
 def _whole(args: Mapping[str, str], name: str, highest: int) -> int:
-    """A whole number from 1 to `highest`, or 0 when the parameter is absent."""
+    """A whole number from 1 to `highest`, or 0 when the parameter is absent.
+
+    Only ASCII digits: `str.isdigit` also takes "²" and "①", which `int` then refuses."""
     raw = args.get(name)
     if raw is None:
         return 0
-    if not raw.isdigit() or not 1 <= int(raw) <= highest:
+    if (
+        not (raw.isascii() and raw.isdigit())
+        or len(raw) > MAX_NUMBER_DIGITS
+        or not 1 <= int(raw) <= highest
+    ):
         raise BadParameter(name, f"a whole number from 1 to {highest}")
     return int(raw)
 
 
 class SnapshotCache:
-    """Converted snapshots of recent frames, so many viewers of one size cost one conversion."""
+    """Converted snapshots of recent frames, so many viewers of one size cost one conversion.
+
+    Bounded by entries and by bytes: a few large PNGs must not hold hundreds of megabytes.
+    Called on the HTTP threads of snapshot requests."""
+
+    def __init__(self, max_bytes: int = SNAPSHOT_CACHE_BYTES) -> None:
+        self._lock = threading.Lock()
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._entries: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+
+    def cached(self, frame: Frame, wanted: SnapshotRequest) -> bytes | None:
+        with self._lock:
+            return self._entries.get((frame.seq, wanted.key))
+
+    def render(self, frame: Frame, wanted: SnapshotRequest) -> bytes:
+        """Convert `frame` as `wanted` and keep the result; the caller holds a render slot."""
+        body = self.cached(frame, wanted)
+        if body is not None:
+            return body
+        body = convert_frame(frame.jpeg, wanted.size, wanted.fmt, wanted.quality)
+        key = (frame.seq, wanted.key)
+        with self._lock:
+            if key not in self._entries:
+                self._entries[key] = body
+                self._bytes += len(body)
+            while self._entries and (
+                len(self._entries) > SNAPSHOT_CACHE_ENTRIES or self._bytes > self._max_bytes
+            ):
+                self._bytes -= len(self._entries.popitem(last=False)[1])
+        return body
+
+
+class RenderSlots:
+    """How many snapshot renders run at once, against a limit read on every request so a config
+    edit applies at once. A bounded semaphore that never waits: a render that finds every slot
+    taken is refused. Called on the HTTP threads of snapshot requests."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+        self._running = 0
 
-    def get(self, frame: Frame, wanted: SnapshotRequest) -> bytes:
-        key = (frame.seq, wanted.key)
+    def take(self, limit: int) -> bool:
         with self._lock:
-            cached = self._entries.get(key)
-        if cached is None:
-            cached = convert_frame(frame.jpeg, wanted.size, wanted.fmt, wanted.quality)
-            with self._lock:
-                self._entries[key] = cached
-                while len(self._entries) > SNAPSHOT_CACHE_ENTRIES:
-                    self._entries.popitem(last=False)
-        return cached
+            if self._running >= limit:
+                return False
+            self._running += 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self._running -= 1
 
 
 class OncePerMinute:
@@ -193,10 +261,12 @@ def create_app(
     status: Callable[[], dict[str, Any]],
     settings: Callable[[], Settings],
     control: Callable[[str], None],
+    health: Callable[[], str | None] = lambda: None,
 ) -> Flask:
     """A Flask app serving `hub`; `status` and `settings` are read on every request, and
     `control` is called with "next", "previous", "pause" or "resume" when a phone on the LAN
-    drives the show (it raises ValueError for anything else)."""
+    drives the show (it raises ValueError for anything else). `health` says what is wrong, or
+    None when all is well, for `/healthz`."""
     app = Flask(__name__)
     templates = resources.files(__package__).joinpath("templates")
     page = templates.joinpath("index.html").read_bytes()
@@ -205,11 +275,43 @@ def create_app(
     open_streams = OpenStreams()
     shared_parts = SharedParts()
     snapshots = SnapshotCache()
+    render_slots = RenderSlots()
     log_refusal = OncePerMinute()
     instance = secrets.token_hex(4)
 
     def keepalive() -> float:
         return settings().stream.keepalive
+
+    @app.before_request
+    def check_host() -> Response | None:
+        """Refuse a `Host` that is not this machine: a page whose name was made to resolve to
+        this address (DNS rebinding) must not read the status or the snapshots."""
+        header = request.headers.get("Host")
+        if header is None or request.path == "/healthz":
+            return None
+        name = split_host(header)[0]
+        allowed = settings().server.allowed_hosts
+        if (
+            name == "localhost"
+            or is_ip_literal(name)
+            or name in (machine_names() if allowed is None else allowed)
+        ):
+            return None
+        shown = printable(name, 100)
+        address = request.remote_addr or "?"
+        # Per host, and one name a minute per address: a client making up names cannot flood.
+        if log_refusal(f"host {name[:100]}") and log_refusal(f"hosts from {address}"):
+            log.warning(
+                "Refused requests for host %s from %s: not a name of this machine "
+                "(add it to [server] allowed_hosts if it is one)",
+                shown,
+                address,
+            )
+        return _refusal(
+            400,
+            f"{shown} is not a name of this server: use its address, "
+            "or add the name to [server] allowed_hosts in config.toml",
+        )
 
     @app.before_request
     def check_token() -> Response | None:
@@ -230,10 +332,45 @@ def create_app(
                 request.path,
                 address,
             )
-        response = jsonify(error="a valid token is needed: add ?token=... to the address")
-        response.status_code = 401
-        response.headers.update({**NO_STORE, "WWW-Authenticate": "Bearer"})
+        response = _refusal(401, "a valid token is needed: add ?token=... to the address")
+        response.headers["WWW-Authenticate"] = "Bearer"
         return response
+
+    @app.before_request
+    def check_same_site() -> Response | None:
+        """Refuse a state-changing request that a page on another site could have made: one
+        that names another site in Origin (or Referer), or is a plain form post. A form post
+        needs no CORS preflight; a JSON body or a custom header does, and is never granted."""
+        if request.method not in STATE_CHANGING or request.routing_exception is not None:
+            return None
+        origin = request.headers.get("Origin")
+        source = "Origin" if origin is not None else "Referer"
+        page = origin if origin is not None else request.headers.get("Referer")
+        if page is not None and not _same_host(page, request.headers.get("Host", "")):
+            problem = f"sent from a page on {printable(page, 100)} ({source})"
+            error = "refused: this request came from a page on another site"
+        elif not (
+            request.mimetype == "application/json"
+            or CONTROL_HEADER in request.headers
+            or "Authorization" in request.headers
+        ):
+            problem = f"neither a JSON body nor the {CONTROL_HEADER} header"
+            error = (
+                f"send the header {CONTROL_HEADER}: 1 (or a JSON body), so that pages on "
+                "other sites cannot do this"
+            )
+        else:
+            return None
+        address = request.remote_addr or "?"
+        if log_refusal(f"site {address}"):
+            log.warning(
+                "Refused %s %s from %s: %s",
+                request.method,
+                printable(request.path, 100),
+                address,
+                problem,
+            )
+        return _refusal(403, error)
 
     @app.get("/")
     def index() -> Response:
@@ -275,9 +412,12 @@ def create_app(
             frame = hub.current(SNAPSHOT_WAIT_SECONDS)
         if frame is None:
             return Response("no frame yet\n", status=503, mimetype="text/plain", headers=NO_STORE)
+        address = request.remote_addr or "?"
         try:
             wanted = SnapshotRequest.parse(request.args, frame)
         except BadParameter as bad:
+            if log_refusal(f"snapshot {address}"):
+                log.warning("Refused a snapshot for %s: %s", address, bad)
             response = jsonify(error=str(bad), parameter=bad.name, allowed=bad.allowed)
             response.status_code = 400
             return response
@@ -287,7 +427,24 @@ def create_app(
             return Response(status=304, headers=headers)
         if wanted is None:
             return Response(frame.jpeg, mimetype="image/jpeg", headers=headers)
-        body = snapshots.get(frame, wanted)
+        body = snapshots.cached(frame, wanted)
+        if body is None:
+            workers = settings().server.snapshot_workers
+            if not render_slots.take(workers):
+                if log_refusal(f"busy {address}"):
+                    log.warning(
+                        "Refused a snapshot for %s: %d already being made "
+                        "([server] snapshot_workers)",
+                        address,
+                        workers,
+                    )
+                response = _refusal(429, "too many snapshots being made, retry in a second")
+                response.headers["Retry-After"] = str(SNAPSHOT_BUSY_RETRY_SECONDS)
+                return response
+            try:
+                body = snapshots.render(frame, wanted)
+            finally:
+                render_slots.give_back()
         return Response(body, mimetype=SNAPSHOT_FORMATS[wanted.fmt], headers=headers)
 
     @app.get("/status")
@@ -318,9 +475,43 @@ def create_app(
 
     @app.get("/healthz")
     def healthz() -> Response:
+        problem = health()
+        if problem is not None:
+            return Response(
+                f"unhealthy: {problem}", status=503, mimetype="text/plain", headers=NO_STORE
+            )
         return Response("ok", mimetype="text/plain", headers=NO_STORE)
 
     return app
+
+
+def _refusal(status: int, error: str) -> Response:
+    response = jsonify(error=error)
+    response.status_code = status
+    response.headers.update(NO_STORE)
+    return response
+
+
+def _same_host(page: str, host_header: str) -> bool:
+    """Whether the page at URL `page` (an Origin or a Referer) is on the host and port that the
+    request's `Host` header names. A `Host` without a port matches the page scheme's default
+    port: behind a TLS proxy the page is https and the `Host` still carries no port."""
+    try:
+        parts = urlsplit(page)
+        page_port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return False
+    name, port = split_host(host_header)
+    if name != parts.hostname.lower().removesuffix("."):
+        return False
+    default = DEFAULT_PORTS[parts.scheme]
+    if not port:
+        return page_port in (None, default)
+    return (
+        port.isascii() and port.isdigit() and len(port) <= 5 and int(port) == (page_port or default)
+    )
 
 
 class StreamSocket:

@@ -15,7 +15,7 @@ from support import BLUE, GREEN, RED, Server, StreamReader, close_to, solid, wai
 
 def post(server: Server, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict]:  # type: ignore[type-arg]
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-    connection.request("POST", path, headers=headers or {})
+    connection.request("POST", path, headers={"X-Framecast": "1", **(headers or {})})
     response = connection.getresponse()
     body = response.read()
     connection.close()

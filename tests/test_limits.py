@@ -71,7 +71,7 @@ def test_a_client_that_stops_reading_is_dropped_after_client_timeout(
     stuck = socket.socket()
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stuck.connect(("127.0.0.1", server.port))
-    stuck.sendall(b"GET /stream HTTP/1.1\r\nHost: tv\r\n\r\n")
+    stuck.sendall(b"GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     healthy = StreamReader(server.port)
     wait_for(lambda: server.status()["clients"] == 2, what="two clients")
     received = healthy.count()
@@ -133,9 +133,9 @@ def test_hostile_requests_are_refused_and_streaming_goes_on(
     assert code == 404
     assert b"[slideshow]" not in body
     assert raw_request(
-        server.port, b"GET /%2e%2e/config.toml HTTP/1.1\r\nHost: x\r\n\r\n"
+        server.port, b"GET /%2e%2e/config.toml HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     ).startswith(b"HTTP/1.0 404")
-    huge = b"GET /status?" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    huge = b"GET /status?" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     assert raw_request(server.port, huge).split(b" ")[1] in (b"414", b"400")
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
     connection.request("POST", "/stream", body=b"x")
@@ -190,7 +190,7 @@ def test_hundreds_of_streams_end_cleanly_on_sigterm(
     sockets = []
     for _ in range(200):
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-        sock.sendall(b"GET /stream HTTP/1.1\r\nHost: tv\r\n\r\n")
+        sock.sendall(b"GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         sockets.append(sock)
     wait_for(lambda: server.status()["clients"] == 200, timeout=20, what="200 streams")
     started = time.monotonic()
