@@ -4,12 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends python3-venv
-fi
+source scripts/apt.sh
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_install python3-venv
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 exec .venv/bin/python slideshow.py "$@"
