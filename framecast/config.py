@@ -14,7 +14,7 @@ import re
 import time
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ class StreamSettings:
     height: int = 1080
     quality: int = 80
     keepalive: float = 20.0
+    rotate: int = 0
+    """Degrees the TV panel is turned clockwise (0, 90, 180, 270): frames are composed for the
+    turned panel and turned back, so the picture stands upright on it."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,16 @@ class OverlaySettings:
     """Pixels; None = in proportion to the frame's height."""
 
 
+DEFAULT_CHANNEL = "default"
+"""The channel the top-level tables describe, served at `/`."""
+CHANNEL_NAME = re.compile(r"[a-z0-9-]{1,32}")
+TV_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+MAX_CHANNELS = 100
+SHOW_TABLES = ("stream", "slideshow", "overlay", "screen")
+"""The tables a channel may override, flat in its own table; a key found in two of them
+(`quality`) belongs to the first."""
+
+
 @dataclass(frozen=True)
 class Settings:
     server: ServerSettings = ServerSettings()
@@ -115,6 +128,18 @@ class Settings:
     slideshow: SlideshowSettings = SlideshowSettings()
     screen: ScreenSettings = ScreenSettings()
     overlay: OverlaySettings = OverlaySettings()
+    channels: tuple[tuple[str, Settings], ...] = ()
+    """Each `[channels.NAME]` table: the top-level settings with the channel's own keys."""
+    tvs: tuple[tuple[str, str], ...] = ()
+    """`[tvs]`: TV id → channel name."""
+
+    def shows(self) -> dict[str, Settings]:
+        """Every channel's settings by name, the default channel (the top level) first."""
+        return {DEFAULT_CHANNEL: self, **dict(self.channels)}
+
+    def channel_of(self, tv: str) -> str | None:
+        """The channel `[tvs]` assigns to this TV id, or None when it is not listed."""
+        return dict(self.tvs).get(tv)
 
 
 Check = Callable[[Any], Any]
@@ -185,6 +210,12 @@ def _hosts(value: Any) -> tuple[str, ...]:
     return tuple(v.strip().lower() for v in value)
 
 
+def _quarter_turn(value: Any) -> int:
+    if isinstance(value, bool) or value not in (0, 90, 180, 270):
+        raise ValueError("0, 90, 180 or 270 (degrees the TV is turned clockwise)")
+    return int(value)
+
+
 def _boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("true or false")
@@ -253,6 +284,7 @@ _TABLES: dict[str, dict[str, Check]] = {
         "height": _integer(16, 4320),
         "quality": _integer(1, 95),
         "keepalive": _number(1, 300),
+        "rotate": _quarter_turn,
     },
     "slideshow": {
         "folder": _text,
@@ -284,14 +316,15 @@ _TABLES: dict[str, dict[str, Check]] = {
 }
 
 
-def _checked(name: str, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The table's values that are present in `raw`, each checked; unknown keys are errors."""
+def _checked(name: str, raw: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+    """The table's values that are present in `raw`, each checked; unknown keys are errors.
+    `where` names the table in messages when it is not `[name]` (a channel's table)."""
     checks = _TABLES[name]
+    where = where or f"[{name}]"
     unknown = sorted(set(raw) - set(checks))
     if unknown:
         raise ConfigError(
-            f"[{name}] has unknown key {_short(repr(unknown[0]))}; "
-            f"allowed keys: {', '.join(checks)}"
+            f"{where} has unknown key {_short(repr(unknown[0]))}; allowed keys: {', '.join(checks)}"
         )
     values: dict[str, Any] = {}
     for key, value in raw.items():
@@ -300,7 +333,7 @@ def _checked(name: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         except ValueError as allowed:
             shown = "(hidden)" if key in SECRET_KEYS else _show(value)
             raise ConfigError(
-                f"[{name}] {key} = {shown} is not allowed: expected {allowed}"
+                f"{where} {key} = {shown} is not allowed: expected {allowed}"
             ) from None
     return values
 
@@ -329,25 +362,93 @@ def parse_settings(text: str, base_dir: Path) -> Settings:
         raise ConfigError(f"not valid TOML: {error}") from None
     except RecursionError:
         raise ConfigError("not valid TOML: arrays or tables nested too deeply") from None
-    unknown = sorted(set(raw) - set(_TABLES))
+    tables = (*_TABLES, "channels", "tvs")
+    unknown = sorted(set(raw) - set(tables))
     if unknown:
         raise ConfigError(
             f"unknown table or key {_short(repr(unknown[0]))}; allowed tables: "
-            + ", ".join(f"[{t}]" for t in _TABLES)
+            + ", ".join(f"[{t}]" for t in tables)
         )
-    for name in _TABLES:
+    for name in tables:
         if not isinstance(raw.get(name, {}), dict):
             raise ConfigError(f"{name!r} must be a table, written [{name}]")
     slideshow = _checked("slideshow", raw.get("slideshow", {}))
-    folder = Path(slideshow.get("folder", SlideshowSettings.folder)).expanduser()
-    slideshow["folder"] = (base_dir / folder).resolve()
-    return Settings(
+    _resolve_folder(slideshow, base_dir)
+    top = Settings(
         server=ServerSettings(**_checked("server", raw.get("server", {}))),
         stream=StreamSettings(**_checked("stream", raw.get("stream", {}))),
         slideshow=SlideshowSettings(**slideshow),
         screen=ScreenSettings(**_checked("screen", raw.get("screen", {}))),
         overlay=OverlaySettings(**_checked("overlay", raw.get("overlay", {}))),
     )
+    channels = _channels(raw.get("channels", {}), top, base_dir)
+    names = {DEFAULT_CHANNEL, *(name for name, _ in channels)}
+    return replace(top, channels=channels, tvs=_tvs(raw.get("tvs", {}), names))
+
+
+def _resolve_folder(slideshow: dict[str, Any], base_dir: Path) -> None:
+    """A `folder` given in the table, made absolute against the config's folder."""
+    if "folder" in slideshow:
+        slideshow["folder"] = (base_dir / Path(slideshow["folder"]).expanduser()).resolve()
+    else:
+        slideshow["folder"] = (base_dir / SlideshowSettings.folder).resolve()
+
+
+def _channels(
+    raw: dict[str, Any], top: Settings, base_dir: Path
+) -> tuple[tuple[str, Settings], ...]:
+    """Each `[channels.NAME]` table over the top-level settings, checked like the top level."""
+    if len(raw) > MAX_CHANNELS:
+        raise ConfigError(f"[channels] has {len(raw)} channels; at most {MAX_CHANNELS} are allowed")
+    channels = []
+    for name, table in raw.items():
+        where = f"[channels.{_short(name)}]"
+        if not CHANNEL_NAME.fullmatch(name) or name == DEFAULT_CHANNEL:
+            raise ConfigError(
+                f"{where}: a channel name is 1 to 32 of a-z, 0-9 and -, and not "
+                f'"{DEFAULT_CHANNEL}" (the top-level tables are that channel)'
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where} must be a table of settings, written [channels.{name}]")
+        owners = {key: t for t in reversed(SHOW_TABLES) for key in _TABLES[t]}
+        unknown = sorted(set(table) - set(owners))
+        if unknown:
+            raise ConfigError(
+                f"{where} has unknown key {_short(repr(unknown[0]))}; allowed keys: the keys of "
+                + ", ".join(f"[{t}]" for t in SHOW_TABLES)
+            )
+        parts: dict[str, dict[str, Any]] = {t: {} for t in SHOW_TABLES}
+        for key, value in table.items():
+            parts[owners[key]][key] = value
+        checked = {t: _checked(t, parts[t], where) for t in SHOW_TABLES}
+        if "folder" in checked["slideshow"]:
+            _resolve_folder(checked["slideshow"], base_dir)
+        channel = replace(
+            top,
+            stream=replace(top.stream, **checked["stream"]),
+            slideshow=replace(top.slideshow, **checked["slideshow"]),
+            overlay=replace(top.overlay, **checked["overlay"]),
+            screen=replace(top.screen, **checked["screen"]),
+        )
+        channels.append((name, channel))
+    return tuple(channels)
+
+
+def _tvs(raw: dict[str, Any], channels: set[str]) -> tuple[tuple[str, str], ...]:
+    """`[tvs]`: each TV id and the channel it shows, which must exist."""
+    tvs = []
+    for tv, channel in raw.items():
+        if not TV_ID.fullmatch(tv):
+            raise ConfigError(
+                f"[tvs] {_short(repr(tv))}: a TV id is 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-'"
+            )
+        if not isinstance(channel, str) or channel not in channels:
+            raise ConfigError(
+                f"[tvs] {tv} = {_show(channel)} is not allowed: expected one of "
+                + ", ".join(f'"{c}"' for c in sorted(channels))
+            )
+        tvs.append((tv, channel))
+    return tuple(tvs)
 
 
 def load_settings(path: Path) -> Settings:

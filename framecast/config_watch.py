@@ -59,13 +59,30 @@ def removes_token(old: Settings, new: Settings) -> bool:
 
 
 def changed_keys(old: Settings, new: Settings) -> list[str]:
-    """Every `table.key` whose value differs, for the log."""
+    """Every `table.key` whose value differs, then each channel added, removed or changed and
+    each TV moved, for the log."""
     changes = []
     for table in fields(Settings):
         before, after = getattr(old, table.name), getattr(new, table.name)
+        if table.name in ("channels", "tvs"):
+            continue
         for key in fields(before):
             if getattr(before, key.name) != getattr(after, key.name):
                 changes.append(f"{table.name}.{key.name}")
+    channels_before, channels_after = dict(old.channels), dict(new.channels)
+    for name in sorted(channels_before.keys() | channels_after.keys()):
+        if name not in channels_after:
+            changes.append(f"channels.{name} (removed)")
+        elif name not in channels_before:
+            changes.append(f"channels.{name} (added)")
+        elif channels_before[name] != channels_after[name]:
+            changes.append(f"channels.{name}")
+    tvs_before, tvs_after = dict(old.tvs), dict(new.tvs)
+    changes += [
+        f"tvs.{tv}"
+        for tv in sorted(tvs_before.keys() | tvs_after.keys())
+        if tvs_before.get(tv) != tvs_after.get(tv)
+    ]
     return changes
 
 
