@@ -33,15 +33,17 @@ class Frame:
 class FrameHub:
     """A latest-value slot under a condition variable, and a count of who wants frames.
 
-    `publish` and `confirm` are called by the thread that makes frames; `wait_newer`, `latest`,
-    `current`, `subscribe` and `demand` by HTTP threads; `close` by the server's main thread at
-    shutdown. `on_demand` is called on the calling HTTP thread whenever the demand changes.
+    `publish`, `confirm` and `outdate` are called by the thread that makes frames;
+    `wait_newer`, `latest`, `current`, `subscribe` and `demand` by HTTP threads; `close` by the
+    server's main thread at shutdown. `on_demand` is called on the calling HTTP thread whenever
+    the demand changes.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._frame: Frame | None = None
         self._confirmed_at = 0.0
+        self._outdated = False
         self._clients = 0
         self._demand = 0
         self._closed = False
@@ -52,6 +54,7 @@ class FrameHub:
             seq = self._frame.seq + 1 if self._frame else 1
             self._frame = Frame(jpeg, seq, width, height, time.monotonic(), standing)
             self._confirmed_at = self._frame.published_at
+            self._outdated = False
             self._cond.notify_all()
             return self._frame
 
@@ -59,19 +62,29 @@ class FrameHub:
         """The source looked again and the latest frame still shows what it shows now."""
         with self._cond:
             self._confirmed_at = time.monotonic()
+            self._outdated = False
             self._cond.notify_all()
 
+    def outdate(self) -> None:
+        """The latest frame may no longer be what the source shows (it stopped making frames
+        while nobody wanted them): `current` and a new client wait for the next one."""
+        with self._cond:
+            self._outdated = True
+
     def latest(self) -> Frame | None:
+        """The last frame published, even an outdated one."""
         with self._cond:
             return self._frame
 
     def wait_newer(self, after_seq: int, timeout: float) -> Frame | None:
-        """The newest frame with a sequence number above `after_seq`, or None on timeout/close."""
+        """The newest frame with a sequence number above `after_seq` that is not outdated, or None
+        on timeout/close."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while not self._closed:
-                if self._frame is not None and self._frame.seq > after_seq:
-                    return self._frame
+                frame = self._frame
+                if frame is not None and frame.seq > after_seq and not self._outdated:
+                    return frame
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
@@ -80,13 +93,18 @@ class FrameHub:
 
     def current(self, timeout: float) -> Frame | None:
         """A frame known to be current: a standing frame at once, a live one once its source has
-        looked again since this call (the caller holds `demand` so that it does)."""
+        looked again since this call (the caller holds `demand` so that it does), an outdated one
+        once it is replaced or confirmed; at the timeout, whatever frame there is."""
         asked = time.monotonic()
         deadline = asked + timeout
         with self._cond:
             while not self._closed:
                 frame = self._frame
-                if frame is not None and (frame.standing or self._confirmed_at >= asked):
+                if (
+                    frame is not None
+                    and not self._outdated
+                    and (frame.standing or self._confirmed_at >= asked)
+                ):
                     return frame
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

@@ -1,4 +1,5 @@
-"""Pure Pillow functions: read an image file safely, fit it to the output frame, encode JPEG.
+"""Pure Pillow functions: read an image file safely, fit it to the output frame, turn it for a
+turned panel, encode JPEG.
 
 No threads and no state here; callers decide when and how often to call them.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import simplejpeg
@@ -37,6 +38,12 @@ live screen, where every frame pays for the resize (bench/bench_screen.py)."""
 
 _ROTATED_ORIENTATIONS = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
+_TURNS = {
+    90: Image.Transpose.ROTATE_90,
+    180: Image.Transpose.ROTATE_180,
+    270: Image.Transpose.ROTATE_270,
+}
+"""Pillow turns counter-clockwise: against a panel turned clockwise by the same angle."""
 
 
 class UnreadableImage(Exception):
@@ -55,6 +62,19 @@ class RenderSpec:
     max_pixels: int = 50_000_000
     """Larger images are refused before decoding. Preparing a slide holds at most about 2.4 times
     its decoded size (bench/bench_slide_memory.py: 457 MB for a 50 MP PNG with transparency)."""
+    rotate: int = 0
+    """Degrees the panel is turned clockwise: the picture is composed upright for the panel
+    (`upright`) and turned into the width×height frame by `turn`."""
+
+    @property
+    def upright(self) -> RenderSpec:
+        """The spec the picture is composed with, as it stands on the panel: width and height
+        swapped for a quarter turn, and no turn of its own."""
+        if self.rotate == 0:
+            return self
+        if self.rotate == 180:
+            return replace(self, rotate=0)
+        return replace(self, width=self.height, height=self.width, rotate=0)
 
 
 def render_spec(settings: Settings, quality: int | None = None) -> RenderSpec:
@@ -67,7 +87,19 @@ def render_spec(settings: Settings, quality: int | None = None) -> RenderSpec:
         settings.slideshow.background,
         quality or settings.stream.quality,
         round(settings.slideshow.max_megapixels * 1_000_000),
+        settings.stream.rotate,
     )
+
+
+def turn(picture: Image.Image, rotate: int) -> Image.Image:
+    """The upright `picture` turned into the frame of a panel turned `rotate` degrees clockwise,
+    so that it stands upright on the panel; `picture` itself when the panel is not turned."""
+    return picture if rotate == 0 else picture.transpose(_TURNS[rotate])
+
+
+def unturn(frame: Image.Image, rotate: int) -> Image.Image:
+    """A frame made by `turn` back as the upright picture, to draw on it."""
+    return frame if rotate == 0 else frame.transpose(_TURNS[360 - rotate])
 
 
 def probe(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
@@ -77,21 +109,22 @@ def probe(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
 
 
 def render_slide(path: Path, spec: RenderSpec) -> bytes:
-    """Decode, orient, fit and encode one slide file as a frame of the output size.
+    """Decode, orient, fit, turn and encode one slide file as a frame of the output size.
 
     Whatever the decoder raises becomes UnreadableImage: a file can only get itself skipped.
     """
+    panel = spec.upright
     with _open(path, spec.max_pixels) as image:
         width, height = image.size
         try:
             orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
             if orientation in _ROTATED_ORIENTATIONS:
                 width, height = height, width
-            image.draft("RGB", _fitted_size(width, height, spec))
+            image.draft("RGB", _fitted_size(width, height, panel))
             image.load()
             # exif_transpose copies even an upright image: a whole decoded image more.
-            upright = ImageOps.exif_transpose(image) if orientation != 1 else image
-            frame = _fit_flat(upright, spec)
+            oriented = ImageOps.exif_transpose(image) if orientation != 1 else image
+            frame = turn(_fit_flat(oriented, panel), spec.rotate)
         except UnreadableImage:
             raise
         except MemoryError:
@@ -244,9 +277,9 @@ def encode_screen(raw: bytes | bytearray, width: int, height: int, spec: RenderS
     At the output size simplejpeg encodes the grab itself (it reads BGRX: no conversion, no
     copy). Scaled by up to half, with contain or cover, pixman scales it bilinearly, still
     BGRX; bilinear reads every source pixel only down to half the size, so smaller frames, the
-    blur fit, and machines without pixman take Pillow's area filter.
+    blur fit, a turned panel and machines without pixman take Pillow's area filter.
     """
-    if (width, height) == (spec.width, spec.height):
+    if spec.rotate == 0 and (width, height) == (spec.width, spec.height):
         pixels = memoryview(raw).cast("B", (height, width, 4))
         return _encode_pixels(pixels, "BGRX", spec.quality)
     placement = _screen_placement(width, height, spec)
@@ -258,7 +291,7 @@ def encode_screen(raw: bytes | bytearray, width: int, height: int, spec: RenderS
         pixels = memoryview(frame).cast("B", (spec.height, spec.width, 4))
         return _encode_pixels(pixels, "BGRX", spec.quality)
     image = Image.frombuffer("RGB", (width, height), raw, "raw", "BGRX", 0, 1)
-    scaled = fit(image, spec, SCREEN_FILTER)
+    scaled = turn(fit(image, spec.upright, SCREEN_FILTER), spec.rotate)
     pixels = memoryview(scaled.tobytes()).cast("B", (spec.height, spec.width, 3))
     return _encode_pixels(pixels, "RGB", spec.quality)
 
@@ -267,7 +300,10 @@ def _screen_placement(
     width: int, height: int, spec: RenderSpec
 ) -> tuple[pixman.Box, tuple[int, int, int, int]] | None:
     """Which box of a width×height screen goes to which box of the frame under contain or
-    cover, or None when that shrinks by more than half (or the fit is blur)."""
+    cover, or None when that shrinks by more than half (or the fit is blur, or the panel is
+    turned)."""
+    if spec.rotate != 0:
+        return None
     if spec.fit == "contain":
         fitted = _fitted_size(width, height, spec)
         left, top = (spec.width - fitted[0]) // 2, (spec.height - fitted[1]) // 2

@@ -3,8 +3,9 @@
 It owns the folder playlist (replacing it when the folder setting changes) and the screen
 capture (running it only while someone watches), times the slides, has the current and the next
 slide prepared on a worker (so a big photo neither stalls the stream nor comes late), adds labels
-and fades, and publishes only when what is shown changes: an idle show costs nothing here, and
-the web layer re-sends for keepalive.
+and fades, and publishes only when what is shown changes: a still show costs nothing here, and
+the web layer re-sends for keepalive. A show nobody watches only keeps its place by the clock:
+it prepares, renders and publishes nothing until a stream client or a snapshot wants a frame.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from PIL import Image
 from .compose import Labels, crossfade, label
 from .config import Settings, SlideshowSettings
 from .hub import FrameHub
-from .imaging import RenderSpec, encode_jpeg, render_spec
+from .imaging import RenderSpec, encode_jpeg, render_spec, turn, unturn
 from .ordering import Slide
 from .placeholder import render_message
 from .preparer import Refused, SlidePreparer
@@ -94,6 +95,7 @@ class SlideshowProducer:
         self._screen = ScreenCapture(hub, settings)
         self._preparer = SlidePreparer(self._renderer, self._wake.set)
         self._preparing = False
+        self._resting = False
         self._on_screen: Slide | None = None
         self._step_due_by = time.monotonic()
         hub.on_demand(self._wake.set)
@@ -136,7 +138,8 @@ class SlideshowProducer:
 
     @property
     def slide(self) -> str | None:
-        """The slide on the stream now (the next one may still be being prepared)."""
+        """The slide on the stream now (the next one may still be being prepared), or the one
+        the show is on by the clock while nobody watches."""
         shown = self._on_screen
         return shown.name if shown else None
 
@@ -196,7 +199,8 @@ class SlideshowProducer:
         return SCREEN_CHECK_SECONDS
 
     def _step_slideshow(self, settings: Settings, playlist: FolderPlaylist) -> float:
-        """Show the current slide, advance when it is due, prepare the next one."""
+        """Show the current slide, advance when it is due, prepare the next one; while nobody
+        watches, only advance."""
         playlist.set_order(settings.slideshow.order, settings.slideshow.new_first)
         spec = render_spec(settings)
         now = time.monotonic()
@@ -222,6 +226,8 @@ class SlideshowProducer:
             self._shown_at = due if now - due < interval else now
         self._current = current
         self._preparing = False
+        if not self._hub.wanted:
+            return self._rest(settings, playlist, spec)
         if current is None:
             self._on_screen = None
             self._show_placeholder(playlist, spec)
@@ -249,6 +255,20 @@ class SlideshowProducer:
         if labels.clock is not None:
             wait = min(wait, 60.0 - self._clock().second - self._clock().microsecond / 1e6)
         return max(0.0, wait)
+
+    def _rest(self, settings: Settings, playlist: FolderPlaylist, spec: RenderSpec) -> float:
+        """Nobody wants frames: make none, and stop preparing. The hub's frame is marked outdated
+        so that a snapshot or a new client waits for the current slide, which the step woken by
+        the demand shows (or confirms, when it is still the frame there); returns how long until
+        the slide is due."""
+        self._hub.outdate()
+        self._resting = True
+        self._preparer.want([], spec, settings.slideshow.prepare_timeout)
+        self._on_screen = self._current
+        if self._current is None:
+            return min(settings.slideshow.interval, SCHEDULE_CHECK_SECONDS)
+        interval = self._interval(settings, playlist, self._current)
+        return max(0.0, self._shown_at + interval - time.monotonic())
 
     @staticmethod
     def _interval(settings: Settings, playlist: FolderPlaylist, slide: Slide | None) -> float:
@@ -290,13 +310,16 @@ class SlideshowProducer:
         settings: SlideshowSettings,
         spec: RenderSpec,
     ) -> None:
-        """Publish the slide with its labels, faded in from the frame before when it is new."""
+        """Publish the slide with its labels, faded in from the frame before when it is new and
+        that frame was on the stream (not outdated by a rest). Labels are drawn on the upright
+        picture, so that they read upright on a turned panel."""
         key = ("composed", slide, spec, labels)
-        if key == self._shown:
+        if self._still_shown(key):
             return
         with Image.open(io.BytesIO(jpeg)) as decoded:
-            frame = label(decoded.convert("RGB"), labels)
-        before = self._shown_image
+            upright = label(unturn(decoded.convert("RGB"), spec.rotate), labels)
+        frame = turn(upright, spec.rotate)
+        before = None if self._resting else self._shown_image
         if before is not None and fade and slide.path != self._shown_path:
             pace = 1.0 / settings.transition_fps
             next_at = time.monotonic()
@@ -306,6 +329,7 @@ class SlideshowProducer:
                 time.sleep(max(0.0, next_at - time.monotonic()))
         self._hub.publish(encode_jpeg(frame, spec.quality, optimize=True), spec.width, spec.height)
         self._shown, self._shown_image, self._shown_path = key, frame, slide.path
+        self._resting = False
 
     def _take_commands(self) -> list[str]:
         """Apply pause and resume; return the "next" and "previous" asked for, in order."""
@@ -354,12 +378,24 @@ class SlideshowProducer:
             title, lines = "Folder not found", [f"Create {folder} and drop images into it"]
         self._show(
             ("placeholder", title, tuple(lines), spec),
-            lambda: encode_jpeg(render_message(title, lines, spec), spec.quality),
+            lambda: encode_jpeg(
+                turn(render_message(title, lines, spec.upright), spec.rotate), spec.quality
+            ),
             spec,
         )
 
     def _show(self, key: tuple[object, ...], jpeg: Callable[[], bytes], spec: RenderSpec) -> None:
         """Publish the frame `key` names, unless it is already what the stream shows."""
-        if key != self._shown:
+        if not self._still_shown(key):
             self._hub.publish(jpeg(), spec.width, spec.height)
-            self._shown, self._shown_image = key, None
+            self._shown, self._shown_image, self._resting = key, None, False
+
+    def _still_shown(self, key: tuple[object, ...]) -> bool:
+        """Whether the hub's frame is the one `key` names; after a rest it is confirmed, so that
+        it counts as current again without being made twice."""
+        if key != self._shown:
+            return False
+        if self._resting:
+            self._hub.confirm()
+            self._resting = False
+        return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,13 +19,23 @@ from framecast.producer import SlideshowProducer
 from framecast.renderer import SlideRenderer
 
 
+class WatchedHub(FrameHub):
+    """A hub with a stream client on it from the start: the producer makes frames only for
+    watchers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._client = ExitStack()
+        self._client.enter_context(self.subscribe())
+
+
 class Show:
     def __init__(self, folder: Path, interval: float) -> None:
         base = parse_settings(
             f'[slideshow]\ninterval = {interval}\ntransition = "none"\n', folder.parent
         )
         self.settings: Settings = replace(base, stream=replace(base.stream, width=160, height=90))
-        self.hub = FrameHub()
+        self.hub = WatchedHub()
         self.renderer = SlideRenderer()
         self.producer = SlideshowProducer(self.hub, self.settings, self.renderer)
         self.seq = 0
@@ -106,7 +117,7 @@ def slideshow(folder: Path, text: str, clock: object = None) -> tuple[SlideshowP
             text += "[slideshow]\n"
         text = text.replace("[slideshow]\n", '[slideshow]\ntransition = "none"\n')
     settings = parse_settings("[stream]\nwidth = 160\nheight = 90\n" + text, folder.parent)
-    hub = FrameHub()
+    hub = WatchedHub()
     options = {"clock": clock} if clock else {}
     producer = SlideshowProducer(hub, settings, **options)  # type: ignore[arg-type]
     producer.start()

@@ -7,13 +7,26 @@ import io
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import config_text
 from PIL import Image
-from support import BLUE, GREEN, RED, Server, bomb_png, centre, close_to, solid, wait_for
+from support import (
+    BLUE,
+    GREEN,
+    RED,
+    OneChannel,
+    Server,
+    StreamReader,
+    bomb_png,
+    centre,
+    close_to,
+    solid,
+    wait_for,
+)
 
 from framecast import imaging
 from framecast.config import Settings, parse_settings
@@ -53,16 +66,19 @@ class Show:
 @pytest.fixture
 def make_show(images: Path) -> Iterator[Callable[..., Show]]:
     shows: list[Show] = []
+    watching = ExitStack()
 
     def make(interval: float, extra: str = "") -> Show:
         show = Show(images, interval, extra)
         shows.append(show)
+        watching.enter_context(show.hub.subscribe())
         show.producer.start()
         return show
 
-    yield make
-    for show in shows:
-        show.producer.stop()
+    with watching:
+        yield make
+        for show in shows:
+            show.producer.stop()
 
 
 def test_postscript_named_jpg_is_never_opened_as_postscript(tmp_path: Path) -> None:
@@ -214,10 +230,9 @@ def test_healthz_says_503_with_the_reason_when_the_show_is_stuck(
     solid(images / "1.png", RED)
     show = make_show(0.1)
     app = create_app(
-        show.hub,
+        OneChannel(show.hub, show.producer.command),
         lambda: {},
         lambda: show.settings,
-        show.producer.command,
         health=show.producer.stall_reason,
     )
     client = app.test_client()
@@ -248,6 +263,7 @@ def test_a_live_server_skips_a_postscript_and_a_too_large_file_and_keeps_streami
     (images / "x.jpg").write_bytes(EPS)
     solid(images / "big.png", GREEN, size=(1200, 1000))
     solid(images / "3.png", BLUE)
+    stream = StreamReader(server.port)  # watched: an unwatched show renders nothing to refuse
 
     def reasons() -> dict[str, str]:
         return {s["file"]: s["reason"] for s in server.status()["skipped"]}
@@ -257,3 +273,4 @@ def test_a_live_server_skips_a_postscript_and_a_too_large_file_and_keeps_streami
     assert "over the 1 megapixel limit ([slideshow] max_megapixels)" in reasons()["big.png"]
     wait_for(lambda: close_to(server.snapshot_centre() or (0, 0, 0), BLUE), 10, what="blue")
     assert server.get("/healthz")[0] == 200
+    stream.close()

@@ -20,7 +20,7 @@ import mss
 
 from ..config import MAX_FPS, ScreenSettings, Settings
 from ..hub import FrameHub
-from ..imaging import RenderSpec, encode_jpeg, encode_screen, render_spec
+from ..imaging import RenderSpec, encode_jpeg, encode_screen, render_spec, turn
 from ..placeholder import render_message
 from ..supervise import SupervisedThread
 from .xdamage import EVERYWHERE, Box, DamageUnavailable, DamageWatch
@@ -43,7 +43,8 @@ class ScreenError(Exception):
 
 
 def screen_spec(settings: Settings) -> RenderSpec:
-    """How screen frames are rendered: the stream's size and fit, the screen's own quality."""
+    """How screen frames are rendered: the stream's size, fit and turn, the screen's own
+    quality."""
     return render_spec(settings, settings.screen.quality)
 
 
@@ -346,8 +347,9 @@ class ScreenCapture:
             log.warning("Screen capture: %s", message)
 
     def _show_error(self, message: str, spec: RenderSpec) -> None:
-        frame = render_message("No screen", _wrap(message, 60), spec)
-        self._hub.publish(encode_jpeg(frame, spec.quality), spec.width, spec.height)
+        picture = render_message("No screen", _wrap(message, 60), spec.upright)
+        jpeg = encode_jpeg(turn(picture, spec.rotate), spec.quality)
+        self._hub.publish(jpeg, spec.width, spec.height)
 
 
 def same_from(new: bytearray, old: bytearray | None, start: int) -> bool:

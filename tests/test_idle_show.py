@@ -1,0 +1,131 @@
+"""A show nobody watches keeps its place by the clock but renders, encodes and publishes nothing;
+a client or a snapshot gets the current slide as soon as it asks.
+
+A real folder, renderer, hub and producer, in-process so that their work can be counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from support import BLUE, GREEN, RED, centre, close_to, solid, wait_for
+
+from framecast.config import parse_settings
+from framecast.hub import FrameHub
+from framecast.producer import SlideshowProducer
+from framecast.renderer import SlideRenderer
+
+COLOURS = {"1.png": RED, "2.png": GREEN, "3.png": BLUE}
+
+
+class Show:
+    """A running producer on a folder of three slides, with nobody on its hub."""
+
+    def __init__(self, folder: Path, interval: float) -> None:
+        for name, colour in COLOURS.items():
+            solid(folder / name, colour)
+        settings = parse_settings(
+            "[stream]\nwidth = 160\nheight = 90\n"
+            f'[slideshow]\ninterval = {interval}\ntransition = "none"\n',
+            folder.parent,
+        )
+        self.hub = FrameHub()
+        self.renderer = SlideRenderer()
+        self.producer = SlideshowProducer(self.hub, settings, self.renderer)
+
+    def slides_seen(self, count: int) -> list[str]:
+        """The slide names /status would report, until `count` changes of slide were seen."""
+        seen: list[str] = []
+
+        def moved() -> bool:
+            slide = self.producer.slide
+            if slide is not None and (not seen or seen[-1] != slide):
+                seen.append(slide)
+            return len(seen) > count
+
+        wait_for(moved, 10, what=f"{count} changes of slide (seen {seen})")
+        return seen
+
+    def goes_to(self, command: str, slide: str) -> None:
+        self.producer.command(command)
+        wait_for(lambda: self.producer.slide == slide, what=f"the show on {slide}")
+
+
+MakeShow = Callable[[float], Show]
+
+
+@pytest.fixture
+def make_show(images: Path) -> Iterator[MakeShow]:
+    shows: list[Show] = []
+
+    def make(interval: float) -> Show:
+        show = Show(images, interval)
+        shows.append(show)
+        show.producer.start()
+        return show
+
+    yield make
+    for show in shows:
+        show.producer.stop()
+
+
+def test_an_unwatched_show_keeps_time_but_makes_no_frame(make_show: MakeShow) -> None:
+    show = make_show(0.2)
+    assert len(set(show.slides_seen(4))) == 3
+    assert show.hub.frames == 0
+    assert show.renderer.renders == 0
+
+
+def test_a_client_gets_the_current_slide_then_nothing_is_made_once_it_leaves(
+    make_show: MakeShow,
+) -> None:
+    show = make_show(0.2)
+    show.slides_seen(2)
+    show.producer.command("pause")
+    wait_for(lambda: show.producer.paused, what="paused")
+    slide = show.producer.slide
+    assert slide is not None
+    with show.hub.subscribe():
+        frame = show.hub.wait_newer(0, 5)
+        assert frame is not None, "no frame for the client"
+        assert close_to(centre(frame.jpeg), COLOURS[slide])
+    show.producer.command("resume")
+    show.slides_seen(3)
+    assert show.hub.frames == frame.seq, "a frame was made for nobody"
+
+
+def test_a_snapshot_of_an_unwatched_show_gets_its_current_slide(make_show: MakeShow) -> None:
+    show = make_show(30)
+    wait_for(lambda: show.producer.slide == "1.png", what="the first slide")
+    show.goes_to("next", "2.png")
+    with show.hub.demand():
+        green = show.hub.current(2.0)
+    assert green is not None
+    assert close_to(centre(green.jpeg), GREEN)
+
+    show.goes_to("next", "3.png")
+    with show.hub.demand():
+        blue = show.hub.current(2.0)
+    assert blue is not None
+    assert close_to(centre(blue.jpeg), BLUE), "not the outdated frame"
+
+    with show.hub.demand():
+        again = show.hub.current(2.0)
+    assert again is not None
+    assert again.seq == blue.seq, "the same slide is not made again"
+
+
+def test_an_outdated_frame_waits_for_its_replacement() -> None:
+    hub = FrameHub()
+    first = hub.publish(b"first", 160, 90)
+    hub.outdate()
+    assert hub.wait_newer(0, 0.05) is None, "a new client does not get an outdated frame"
+    assert hub.current(0.05) == first, "at the timeout, whatever frame there is"
+    second = hub.publish(b"second", 160, 90)
+    assert hub.wait_newer(0, 0) == second
+    assert hub.current(0) == second
+    hub.outdate()
+    hub.confirm()
+    assert hub.wait_newer(0, 0) == second, "confirmed as still current"
