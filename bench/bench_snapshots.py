@@ -25,7 +25,7 @@ from bench_core import table  # noqa: E402
 from photos import photo  # noqa: E402
 from support import Server, wait_for  # noqa: E402
 
-from framecast.web import SNAPSHOT_MAX  # noqa: E402
+from framecast.web.snapshot import SNAPSHOT_MAX  # noqa: E402
 
 RUNS = [("jpeg", 2), ("png", 2), ("jpeg", 64), ("png", 64)]
 """(format, [server] snapshot_workers): the default, and the most the config allows."""

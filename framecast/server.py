@@ -8,7 +8,6 @@ import errno
 import logging
 import os
 import re
-import secrets
 import signal
 import socket
 import sys
@@ -22,16 +21,14 @@ from urllib.parse import quote
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
+from .app import Framecast
 from .config import ConfigError, Settings, load_settings
-from .config_watch import ConfigWatcher
-from .hub import FrameHub
 from .logtext import printable
 from .memory import TRIM_EVERY_SECONDS, keep_freed_memory, release_free_memory
 from .netinfo import local_addresses
 from .pool import HandlerPool
-from .producer import SlideshowProducer
 from .supervise import SupervisedThread
-from .web import OncePerMinute, create_app
+from .web.guard import OncePerMinute
 
 log = logging.getLogger("framecast")
 
@@ -184,78 +181,6 @@ class PooledWSGIServer(BaseWSGIServer):
             self.handle_error(request, client_address)
         finally:
             self.shutdown_request(request)
-
-
-class Framecast:
-    """Owns every running part and the threads they start; one per process, or per test."""
-
-    def __init__(self, config_path: Path, settings: Settings, host: str) -> None:
-        self.host = host
-        self.hub = FrameHub()
-        self.producer = SlideshowProducer(self.hub, settings)
-        self.watcher = ConfigWatcher(config_path, settings, self._apply)
-        self.app = create_app(
-            self.hub,
-            self.status,
-            lambda: self.watcher.settings,
-            self.producer.command,
-            self.health,
-        )
-        self._started = time.monotonic()
-        self._instance = secrets.token_hex(8)
-
-    def status(self) -> dict[str, Any]:
-        """What `/status` reports, apart from the hub's own counters (HTTP threads)."""
-        settings = self.watcher.settings
-        playlist = self.producer.playlist
-        screen = self.producer.screen_status() if settings.stream.source == "screen" else {}
-        return {
-            **screen,
-            "source": settings.stream.source,
-            "slide": self.producer.slide,
-            "slides": playlist.count if playlist else 0,
-            "folder": str(settings.slideshow.folder),
-            "uptime_s": round(time.monotonic() - self._started, 3),
-            "skipped": playlist.skipped() if playlist else [],
-            "config_error": self.watcher.error,
-            "schedule_error": playlist.schedule_error if playlist else None,
-            "paused": self.producer.paused,
-            "instance": self._instance,
-        }
-
-    def health(self) -> str | None:
-        """What `/healthz` reports as wrong (HTTP threads): a stalled producer, or None."""
-        return self.producer.stall_reason()
-
-    def warn_if_exposed(self) -> None:
-        """Say so when anyone on the network could watch this machine's screen."""
-        settings = self.watcher.settings
-        host = self.host
-        loopback = host in ("localhost", "::1") or host.startswith("127.")
-        if settings.stream.source == "screen" and settings.server.token is None and not loopback:
-            log.warning(
-                "The screen can be watched by anyone who can reach %s: set [server] token, "
-                'or host = "127.0.0.1"',
-                host,
-            )
-
-    def _apply(self, old: Settings, new: Settings) -> None:
-        """Called on the config watcher's thread after a successful reload."""
-        if (old.server.host, old.server.port) != (new.server.host, new.server.port):
-            log.warning("[server] host and port take effect when the server is restarted")
-        self.producer.apply(new)
-        if old.stream.source != new.stream.source or old.server.token != new.server.token:
-            self.warn_if_exposed()
-
-    def start(self) -> None:
-        self.producer.start()
-        self.watcher.start()
-
-    def stop(self) -> None:
-        """End every stream and join every thread this object started."""
-        self.hub.close()
-        self.watcher.stop()
-        self.producer.stop()
 
 
 def _without_stop_race(record: logging.LogRecord) -> bool:

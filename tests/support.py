@@ -347,3 +347,33 @@ def free_display_number() -> int:
         ):
             return number
     raise RuntimeError("no free X display number")
+
+
+class OneChannel:
+    """The web layer's directory of channels with one hub, the default channel: for Flask
+    test-client tests of one show."""
+
+    def __init__(self, hub: Any, control: Callable[[str], None] = lambda action: None) -> None:
+        self._hub = hub
+        self._control = control
+
+    def names(self) -> list[str]:
+        return ["default"]
+
+    def hub(self, name: str) -> Any:
+        return self._hub if name == "default" else None
+
+    def watch(self, name: str) -> Any:
+        return self._hub
+
+    def channel_of(self, tv: str) -> str:
+        return "default"
+
+    def assigned(self, tv: str) -> bool:
+        return False
+
+    def clients(self) -> int:
+        return int(self._hub.clients)
+
+    def command(self, name: str, action: str) -> None:
+        self._control(action)

@@ -199,3 +199,23 @@ def test_the_page_carries_its_token_to_every_request(
     drop_atomically(images, "slide.png", GREEN)
     wait_screen(page, GREEN, timeout=3.0)
     assert "missing or wrong token" not in server.log()
+
+
+def test_a_channel_page_shows_its_own_channel_in_both_modes(
+    images: Path, start_server: Callable[..., Server], page: Any, tmp_path: Path
+) -> None:
+    from conftest import config_text
+
+    solid(images / "slide.png", RED)
+    (tmp_path / "menu").mkdir()
+    solid(tmp_path / "menu" / "slide.png", GREEN)
+    server = start_server(
+        config_text(interval=30, width=480, height=270, extra='[channels.menu]\nfolder = "menu"\n')
+    )
+    page.goto(server.url + "/c/menu/", wait_until="commit")
+    wait_screen(page, GREEN, 10)
+    assert server.status()["channels"]["menu"]["clients"] == 1
+    drop_atomically(tmp_path / "menu", "slide.png", BLUE)
+    wait_screen(page, BLUE, 10)
+    page.goto(server.url + "/c/menu/?mode=poll", wait_until="commit")
+    wait_screen(page, BLUE, 10)

@@ -124,7 +124,7 @@ def test_page_is_served(start_server: Callable[..., Server]) -> None:
     assert b"/player.js" in body
     code, script = server.get("/player.js")
     assert code == 200
-    assert b"/stream?id=" in script
+    assert b"'stream?id='" in script
 
 
 def test_new_client_gets_the_placeholder_for_an_empty_folder(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from framecast.web import (
+from framecast.web.stream import (
     LARGE_SEND_BUFFER,
     QUICK_WRITES_FOR_LARGE,
     SLOW_WRITE_SECONDS,

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from PIL import Image
-from support import wait_for
+from support import OneChannel, wait_for
 
-import framecast.web as web
+import framecast.web.snapshot as snapshot_module
 from framecast.config import Settings
 from framecast.hub import FrameHub
-from framecast.web import SNAPSHOT_MAX, SnapshotCache, SnapshotRequest, create_app
+from framecast.web import create_app
+from framecast.web.snapshot import SNAPSHOT_MAX, SnapshotCache, SnapshotRequest
 
 
 def jpeg(size: tuple[int, int], colour: tuple[int, int, int] = (200, 40, 40)) -> bytes:
@@ -53,7 +54,7 @@ def app() -> Iterator[App]:
         state.controls.append(action)
 
     flask_app = create_app(
-        hub, lambda: {}, lambda: state.settings, control, health=lambda: state.health
+        OneChannel(hub, control), lambda: {}, lambda: state.settings, lambda: state.health
     )
     state.client = flask_app.test_client()
     yield state
@@ -102,14 +103,14 @@ class Gate:
 @pytest.fixture
 def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
     held = Gate()
-    real = web.convert_frame
+    real = snapshot_module.convert_frame
 
     def held_convert(data: bytes, size: tuple[int, int], fmt: str, quality: int) -> bytes:
         held.waiting.append(size)
         held.opened.wait(10)
         return real(data, size, fmt, quality)
 
-    monkeypatch.setattr(web, "convert_frame", held_convert)
+    monkeypatch.setattr(snapshot_module, "convert_frame", held_convert)
     yield held
     held.opened.set()
 

@@ -1,4 +1,6 @@
-/* Framecast player: shows /stream in one <img> and keeps it alive with no one at the TV.
+/* Framecast player: shows its channel's stream in one <img> and keeps it alive with no one at
+ * the TV. The page at / shows the default channel (or, with ?tv=ID, the channel [tvs] gives that
+ * TV), the page at /c/NAME/ channel NAME: every request goes to the page's own folder.
  * Plain ES5 for old TV browsers. Chromium fires no `error` when a stream is cut, so the page
  * asks /status every few seconds whether its own stream is still open, notices a restarted
  * server by its instance id, and reconnects with backoff (1, 2, 4 ... capped at 10 s).
@@ -15,7 +17,9 @@
   var pollMode = /[?&]mode=poll(&|$)/.test(window.location.search);
   var streamId = Math.random().toString(36).slice(2) + new Date().getTime().toString(36);
   var tokenMatch = /[?&]token=([^&]*)/.exec(window.location.search);
-  var auth = tokenMatch ? '&token=' + tokenMatch[1] : '';
+  var tvMatch = /[?&]tv=([^&]*)/.exec(window.location.search);
+  var auth = (tokenMatch ? '&token=' + tokenMatch[1] : '') + (tvMatch ? '&tv=' + tvMatch[1] : '');
+  var base = window.location.pathname.replace(/[^\/]*$/, '');
   var backoff = FIRST_BACKOFF_MS;
   var instance = null;
   var frames = null;
@@ -43,9 +47,9 @@
   function connect() {
     notOpen = 0;
     if (pollMode) {
-      img.src = '/snapshot.jpg?t=' + stamp() + auth;
+      img.src = base + 'snapshot.jpg?t=' + stamp() + auth;
     } else {
-      img.src = '/stream?id=' + streamId + '&t=' + stamp() + auth;
+      img.src = base + 'stream?id=' + streamId + '&t=' + stamp() + auth;
     }
   }
 
@@ -63,12 +67,13 @@
   }
 
   function check() {
-    getJson('/status?t=' + stamp() + (pollMode ? '' : '&stream=' + streamId) + auth, function (status) {
+    getJson(base + 'status?t=' + stamp() + (pollMode ? '' : '&stream=' + streamId) + auth, function (status) {
       if (!status) { fail(); return; }
       var restarted = instance !== null && status.instance !== instance;
       instance = status.instance;
       if (pollMode) {
-        if (broken || restarted || status.frames !== frames) { frames = status.frames; connect(); }
+        var shown = status.watching ? status.watching.frames : status.frames;
+        if (broken || restarted || shown !== frames) { frames = shown; connect(); }
       } else {
         notOpen = status.stream_open ? 0 : notOpen + 1;
         if (broken || restarted || notOpen >= 2) { connect(); }

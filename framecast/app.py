@@ -1,0 +1,90 @@
+"""The running app: the shows, the config watcher and the web app, wired once.
+
+One `Framecast` per process (or per test) owns every thread its parts start; the server starts
+it, serves its web app, and stops it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from .config import DEFAULT_CHANNEL, Settings
+from .config_watch import ConfigWatcher
+from .shows import ShowRegistry
+from .web import create_app
+
+log = logging.getLogger("framecast")
+
+
+class Framecast:
+    """Owns the shows and the config watcher; builds what `/status` and `/healthz` say."""
+
+    def __init__(self, config_path: Path, settings: Settings, host: str) -> None:
+        self.host = host
+        self.shows = ShowRegistry(settings)
+        self.watcher = ConfigWatcher(config_path, settings, self._apply)
+        self.app: Flask = create_app(
+            self.shows, self.status, lambda: self.watcher.settings, self.health
+        )
+        self._started = time.monotonic()
+        self._instance = secrets.token_hex(8)
+
+    def status(self) -> dict[str, Any]:
+        """What `/status` reports, apart from the hubs' own counters (HTTP threads): the
+        default channel's show at the top level, as before channels, and every channel's."""
+        channels = {}
+        for name in self.shows.names():
+            show = self.shows.status(name)
+            if show is not None:
+                channels[name] = show.as_json()
+        default = channels.get(DEFAULT_CHANNEL, {})
+        return {
+            **default,
+            "uptime_s": round(time.monotonic() - self._started, 3),
+            "config_error": self.watcher.error,
+            "instance": self._instance,
+            "channels": channels,
+        }
+
+    def health(self) -> str | None:
+        """What `/healthz` reports as wrong (HTTP threads): a stalled show, or None."""
+        return self.shows.stall_reason()
+
+    def warn_if_exposed(self) -> None:
+        """Say so when anyone on the network could watch this machine's screen."""
+        settings = self.watcher.settings
+        host = self.host
+        loopback = host in ("localhost", "::1") or host.startswith("127.")
+        screens = [s for s in settings.shows().values() if s.stream.source == "screen"]
+        if screens and settings.server.token is None and not loopback:
+            log.warning(
+                "The screen can be watched by anyone who can reach %s: set [server] token, "
+                'or host = "127.0.0.1"',
+                host,
+            )
+
+    def _apply(self, old: Settings, new: Settings) -> None:
+        """Called on the config watcher's thread after a successful reload."""
+        if (old.server.host, old.server.port) != (new.server.host, new.server.port):
+            log.warning("[server] host and port take effect when the server is restarted")
+        self.shows.apply(new)
+        sources = [s.stream.source for s in old.shows().values()]
+        if sources != [s.stream.source for s in new.shows().values()] or (
+            old.server.token != new.server.token
+        ):
+            self.warn_if_exposed()
+
+    def start(self) -> None:
+        self.shows.start()
+        self.watcher.start()
+
+    def stop(self) -> None:
+        """End every stream and join every thread this object started."""
+        self.shows.stop()
+        self.watcher.stop()
