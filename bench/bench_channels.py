@@ -1,0 +1,185 @@
+"""Channels benchmark (issue 12): many channels on one server.
+
+    .venv/bin/python bench/bench_channels.py        (from the repository root)
+
+1. 20 channels, each its own folder of 1080p photos, 10 viewers each (the C load generator,
+   bench/loadgen.c), 5 s slides with the default fade. One Python reader per channel times each
+   slide change; the load generator counts every viewer's frames against the frames the
+   channel published. Server CPU and RSS over the window.
+2. Server CPU with 19 unwatched channels and 1 watched (10 viewers), against a server with that
+   one channel only.
+
+The server runs pinned to core 0, the viewers to core 1.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
+
+from bench_core import table  # noqa: E402
+from bench_load import CLIENT_CORE, SERVER_CORE, loadgen, proc_stat  # noqa: E402
+from photos import photo  # noqa: E402
+from support import Server, StreamReader, wait_for  # noqa: E402
+
+CHANNELS = 20
+VIEWERS = 10
+INTERVAL = 5.0
+WARMUP = 8.0
+WINDOW = 40.0
+GAP = 1.5
+"""Frames more than this apart belong to different slides (a fade is 0.8 s of frames)."""
+
+
+def make_folders(work: Path, count: int) -> None:
+    """`count` folders of three 1080p photos each; the photos differ between folders."""
+    photos = work / "photos"
+    photos.mkdir()
+    for n in range(6):
+        photo(1920, 1080, seed=50 + n, grain=0.3).save(photos / f"{n}.jpg", quality=85)
+    for channel in range(count):
+        folder = work / f"ch{channel:02d}"
+        folder.mkdir()
+        for slot, n in enumerate(itertools.islice(itertools.cycle(range(6)), channel, channel + 3)):
+            shutil.copy(photos / f"{n}.jpg", folder / f"{slot}-{channel}.jpg")
+
+
+def start(work: Path, channels: int, first_in_top: bool = False) -> Server:
+    """A server whose channels ch00..chNN show their folders; the top level shows ch00's too."""
+    body = f'[server]\nhost = "127.0.0.1"\n[slideshow]\nfolder = "ch00"\ninterval = {INTERVAL}\n'
+    if not first_in_top:
+        body += "".join(f'[channels.ch{n:02d}]\nfolder = "ch{n:02d}"\n' for n in range(channels))
+    config = work / "config.toml"
+    config.write_text(body)
+    return Server(config, wrapper=["taskset", "-c", SERVER_CORE]).wait_ready(30)
+
+
+def viewers(binary: Path, port: int, path: str, seconds: float) -> subprocess.Popen[str]:
+    command = [str(binary), str(port), str(VIEWERS), str(seconds + WARMUP), str(WARMUP), path]
+    return subprocess.Popen(
+        ["taskset", "-c", CLIENT_CORE, *command], stdout=subprocess.PIPE, text=True
+    )
+
+
+def slide_changes(reader: StreamReader, since: float) -> list[float]:
+    """When each slide began on this stream: the first frame after a gap."""
+    times = [at for at, _ in reader.frames]
+    return [b for a, b in itertools.pairwise(times) if b - a > GAP and b >= since]
+
+
+def bench_twenty(work: Path, binary: Path) -> None:
+    server = start(work, CHANNELS)
+    try:
+        paths = [f"/c/ch{n:02d}/stream" for n in range(CHANNELS)]
+        loads = [viewers(binary, server.port, path, WINDOW) for path in paths]
+        readers = [StreamReader(server.port, path) for path in paths]
+        time.sleep(WARMUP)
+        began = time.monotonic()
+        cpu0 = proc_stat(server.process.pid)[0]
+        frames0 = {n: s["frames"] for n, s in server.status()["channels"].items()}
+        rss: list[int] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(1.0):
+                rss.append(proc_stat(server.process.pid)[1])
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        results = [json.loads(load.communicate()[0]) for load in loads]
+        cpu = proc_stat(server.process.pid)[0] - cpu0
+        elapsed = time.monotonic() - began
+        frames1 = {n: s["frames"] for n, s in server.status()["channels"].items()}
+        stop.set()
+        sampler.join()
+        late: list[float] = []
+        for reader in readers:
+            changes = slide_changes(reader, began)
+            late += [abs((b - a) - INTERVAL) for a, b in itertools.pairwise(changes)]
+            reader.close()
+        got = [min(r["frames"]) for r in results]
+        published = [frames1[f"ch{n:02d}"] - frames0[f"ch{n:02d}"] for n in range(CHANNELS)]
+        complete = sum(g >= p - 2 for g, p in zip(got, published, strict=True))
+        table(
+            f"{CHANNELS} channels × {VIEWERS} viewers, 1080p photos, {INTERVAL:g} s slides, "
+            f"default fade, {elapsed:.0f} s",
+            [
+                "viewers",
+                "slide changes timed",
+                "interval error median / max (ms)",
+                "channels whose every viewer got every frame",
+                "server CPU",
+                "RSS median / max (MB)",
+            ],
+            [
+                [
+                    CHANNELS * VIEWERS,
+                    len(late),
+                    f"{statistics.median(late) * 1000:.0f} / {max(late) * 1000:.0f}"
+                    if late
+                    else "-",
+                    f"{complete} of {CHANNELS}",
+                    f"{cpu / elapsed * 100:.0f}% of a core",
+                    f"{statistics.median(rss) / 1024:.0f} / {max(rss) / 1024:.0f}",
+                ]
+            ],
+        )
+    finally:
+        server.stop()
+
+
+def cpu_with_one_watched(work: Path, binary: Path, channels: int) -> float:
+    """Server CPU (% of a core) over the window while 10 viewers watch ch00 alone."""
+    server = start(work, channels, first_in_top=channels == 1)
+    try:
+        path = "/c/ch00/stream" if channels > 1 else "/stream"
+        load = viewers(binary, server.port, path, WINDOW)
+        time.sleep(WARMUP)
+        wait_for(lambda: server.status()["clients"] == VIEWERS, 10, what="the viewers")
+        cpu0, began = proc_stat(server.process.pid)[0], time.monotonic()
+        load.communicate()
+        return (proc_stat(server.process.pid)[0] - cpu0) / (time.monotonic() - began) * 100
+    finally:
+        server.stop()
+
+
+def bench_unwatched(work: Path, binary: Path) -> None:
+    single = cpu_with_one_watched(work, binary, 1)
+    many = cpu_with_one_watched(work, binary, CHANNELS)
+    table(
+        f"Server CPU, {VIEWERS} viewers on one channel, {INTERVAL:g} s slides with the fade",
+        ["server", "CPU (% of a core)", "against one channel"],
+        [
+            ["1 channel", f"{single:.2f}", "1.00"],
+            [
+                f"{CHANNELS} channels, {CHANNELS - 1} unwatched",
+                f"{many:.2f}",
+                f"{many / single:.2f}",
+            ],
+        ],
+    )
+
+
+def main() -> None:
+    print(f"Framecast channels benchmark, {time.strftime('%Y-%m-%d %H:%M')}")
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        binary = loadgen(work)
+        make_folders(work, CHANNELS)
+        bench_twenty(work, binary)
+        bench_unwatched(work, binary)
+
+
+if __name__ == "__main__":
+    main()
