@@ -321,6 +321,12 @@ def _screen_placement(
     return source, target
 
 
+def encode_raw(raw: bytearray, size: tuple[int, int], colorspace: str, quality: int) -> bytes:
+    """Raw 4-byte pixels ("RGBX", "BGRX") of `size` as a baseline 4:2:0 JPEG, by simplejpeg,
+    which lets go of the GIL while it encodes."""
+    return _encode_pixels(memoryview(raw).cast("B", (size[1], size[0], 4)), colorspace, quality)
+
+
 def _encode_pixels(pixels: memoryview, colorspace: str, quality: int) -> bytes:
     jpeg: bytes = simplejpeg.encode_jpeg(
         pixels, quality=quality, colorspace=colorspace, colorsubsampling="420"

@@ -11,12 +11,15 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
-from ctypes import POINTER, Structure, c_int, c_int32, c_void_p
+from ctypes import POINTER, Structure, c_int, c_int32, c_uint16, c_void_p
 from typing import Any
 
 X8R8G8B8 = 0x20020888
 """pixman's 32-bit xRGB, which is B, G, R, X in memory on a little-endian machine."""
+X8B8G8R8 = 0x20030888
+"""pixman's 32-bit xBGR, which is R, G, B, X in memory on a little-endian machine."""
 OP_SRC = 1
+OP_OVER = 3
 FILTER_BILINEAR = 4
 REPEAT_PAD = 3
 ONE = 1 << 16
@@ -28,6 +31,10 @@ Box = tuple[float, float, float, float]
 
 class _Transform(Structure):
     _fields_ = [("matrix", (c_int32 * 3) * 3)]
+
+
+class _Colour(Structure):
+    _fields_ = [("red", c_uint16), ("green", c_uint16), ("blue", c_uint16), ("alpha", c_uint16)]
 
 
 def _load() -> Any:
@@ -42,6 +49,7 @@ def _load() -> Any:
         ("pixman_image_set_repeat", [c_void_p, c_int], None),
         ("pixman_image_composite32", [c_int, c_void_p, c_void_p, c_void_p] + [c_int32] * 8, None),
         ("pixman_image_unref", [c_void_p], c_int),
+        ("pixman_image_create_solid_fill", [POINTER(_Colour)], c_void_p),
     ):
         getattr(lib, function).argtypes = args
         getattr(lib, function).restype = result
@@ -99,3 +107,30 @@ def scale_bgrx(
         _lib.pixman_image_unref(dst)
         del held, written
     return out
+
+
+def blend_rgbx(
+    before: bytearray, after: bytearray, size: tuple[int, int], weight: float, out: bytearray
+) -> None:
+    """`after` laid over `before` at `weight` (0 to 1) into `out`, all RGBX of `size`: one
+    frame of a fade. pixman works without the GIL (a ctypes call), so the fades of several
+    channels run on several cores, where Pillow's blend holds the GIL throughout.
+
+    Call it only when `available`. Called by a producer thread.
+    """
+    width, height = size
+    buffers = [(ctypes.c_char * len(b)).from_buffer(b) for b in (before, after, out)]
+    under, over, dst = (
+        _lib.pixman_image_create_bits(X8B8G8R8, width, height, ctypes.addressof(b), width * 4)
+        for b in buffers
+    )
+    mask = _lib.pixman_image_create_solid_fill(
+        ctypes.byref(_Colour(0, 0, 0, round(max(0.0, min(1.0, weight)) * 0xFFFF)))
+    )
+    try:
+        _lib.pixman_image_composite32(OP_SRC, under, None, dst, 0, 0, 0, 0, 0, 0, width, height)
+        _lib.pixman_image_composite32(OP_OVER, over, mask, dst, 0, 0, 0, 0, 0, 0, width, height)
+    finally:
+        for image in (under, over, dst, mask):
+            _lib.pixman_image_unref(image)
+        del buffers

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from PIL import Image
 
-from .compose import Labels, crossfade, label
+from .compose import Labels, crossfade_jpegs, label
 from .config import Settings, SlideshowSettings
 from .hub import FrameHub
 from .imaging import RenderSpec, encode_jpeg, render_spec, turn, unturn
@@ -323,8 +323,8 @@ class SlideshowProducer:
         if before is not None and fade and slide.path != self._shown_path:
             pace = 1.0 / settings.transition_fps
             next_at = time.monotonic()
-            for between in crossfade(before, frame, fade):
-                self._hub.publish(encode_jpeg(between, spec.quality), spec.width, spec.height)
+            for between in crossfade_jpegs(before, frame, fade, spec.quality):
+                self._hub.publish(between, spec.width, spec.height)
                 next_at += pace
                 time.sleep(max(0.0, next_at - time.monotonic()))
         self._hub.publish(encode_jpeg(frame, spec.quality, optimize=True), spec.width, spec.height)

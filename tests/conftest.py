@@ -99,6 +99,16 @@ def need_tool(name: str, package: str) -> None:
         pytest.skip(f"{name} is not installed (apt-get install {package})")
 
 
+def need_pixman() -> None:
+    """Skip where libpixman-1 is missing on a developer's machine; in CI that is a failure."""
+    from framecast import pixman
+
+    if not pixman.available:
+        if os.environ.get("CI"):
+            pytest.fail("libpixman-1 is missing: the test command installs xvfb, which needs it")
+        pytest.skip("libpixman-1 is not installed (apt-get install libpixman-1-0)")
+
+
 @pytest.fixture
 def display() -> Iterator[VirtualDisplay]:
     """A running Xvfb, 640×360, stopped at the end."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import pytest
+from conftest import need_pixman
 from PIL import Image, ImageChops, ImageStat
 from support import BLUE, GREEN, RED, close_to
 
-from framecast.compose import Labels, crossfade, label
+from framecast import pixman
+from framecast.compose import Labels, crossfade, crossfade_jpegs, label
 from framecast.imaging import RenderSpec, fit
 
 
@@ -44,6 +48,25 @@ def test_crossfade_frames_are_blends_of_both_slides() -> None:
     assert close_to(middle, expected, 3)  # type: ignore[arg-type]
     reds = [f.getpixel((32, 18))[0] for f in frames]  # type: ignore[index]
     assert reds == sorted(reds, reverse=True), "red fades out step by step"
+
+
+@pytest.mark.parametrize("with_pixman", [True, False])
+def test_encoded_crossfade_frames_are_blends_with_pixman_or_without(
+    with_pixman: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if with_pixman:
+        need_pixman()
+    monkeypatch.setattr(pixman, "available", with_pixman)
+    before, after = Image.new("RGB", (64, 36), RED), Image.new("RGB", (64, 36), GREEN)
+    frames = [Image.open(io.BytesIO(jpeg)) for jpeg in crossfade_jpegs(before, after, 4, 90)]
+    assert len(frames) == 3
+    expected = [
+        tuple(round(a + (b - a) * step / 4) for a, b in zip(RED, GREEN, strict=True))
+        for step in (1, 2, 3)
+    ]
+    for frame, colour in zip(frames, expected, strict=True):
+        assert frame.size == (64, 36)
+        assert close_to(frame.getpixel((32, 18)), colour, 6)  # type: ignore[arg-type]
 
 
 def test_blur_fill_has_no_bars_and_the_whole_slide_in_the_middle(tmp_path: Path) -> None:

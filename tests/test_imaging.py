@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import io
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import need_pixman
 from PIL import Image
 from support import BLUE, GREEN, RED, bomb_png, close_to
 
@@ -149,14 +149,6 @@ def bgrx(image: Image.Image) -> bytearray:
     """An RGB image as a screen grab: blue, green, red, padding."""
     red, green, blue = image.split()
     return bytearray(Image.merge("RGBA", (blue, green, red, Image.new("L", image.size))).tobytes())
-
-
-def need_pixman() -> None:
-    """Skip where libpixman-1 is missing on a developer's machine; in CI that is a failure."""
-    if not pixman.available:
-        if os.environ.get("CI"):
-            pytest.fail("libpixman-1 is missing: the test command installs xvfb, which needs it")
-        pytest.skip("libpixman-1 is not installed (apt-get install libpixman-1-0)")
 
 
 @pytest.mark.parametrize("size", [(12, 6), (1920, 1080)])
