@@ -17,8 +17,6 @@ from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-
 CASES = [
     ("PNG RGBA 8660×5773 (50 MP)", "RGBA", (8660, 5773), "png"),
     ("PNG RGB 8660×5773 (50 MP)", "RGB", (8660, 5773), "png"),
@@ -27,8 +25,7 @@ CASES = [
 ]
 
 MEASURE = """
-import sys, time
-sys.path.insert(0, {root!r})
+import time
 from pathlib import Path
 from framecast.imaging import RenderSpec, render_slide
 
@@ -68,7 +65,7 @@ def main() -> None:
             make(path, mode, size)
             decoded = size[0] * size[1] * len(mode) / 2**20
             out = subprocess.run(
-                [sys.executable, "-c", MEASURE.format(root=str(ROOT), path=str(path))],
+                [sys.executable, "-c", MEASURE.format(path=str(path))],
                 capture_output=True,
                 text=True,
                 check=True,

@@ -34,7 +34,10 @@ log = logging.getLogger("framecast")
 
 LISTEN_BACKLOG = 512
 EXIT_BAD_START = 2
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
+_CHECKOUT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
+DEFAULT_CONFIG = _CHECKOUT_CONFIG if _CHECKOUT_CONFIG.is_file() else Path("config.toml")
+"""`config.toml` beside `slideshow.py` in a checkout; installed (`pip install .`, the
+`framecast` command), the one in the current folder."""
 
 
 SPARE_THREADS = 16
