@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the test helpers; framecast itself is
 from photos import save_photo  # noqa: E402
 from support import Server, StreamReader, wait_for  # noqa: E402
 
-from framecast.imaging import RenderSpec, encode_jpeg, fit, render_slide  # noqa: E402
-from framecast.sources.folder import FolderPlaylist  # noqa: E402
+from framecast.render.imaging import RenderSpec, encode_jpeg, fit, render_slide  # noqa: E402
+from framecast.slideshow.folder import FolderPlaylist  # noqa: E402
 
 SPEC = RenderSpec(1920, 1080, "contain", (0, 0, 0), 80)
 

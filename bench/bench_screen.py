@@ -37,11 +37,11 @@ from bench_core import table  # noqa: E402
 from photos import photo  # noqa: E402
 from support import Server, StreamReader, VirtualDisplay, wait_for  # noqa: E402
 
-from framecast import pixman  # noqa: E402
 from framecast.config import ScreenSettings  # noqa: E402
-from framecast.imaging import RenderSpec, encode_screen  # noqa: E402
 from framecast.memory import keep_freed_memory  # noqa: E402
-from framecast.sources.screen import ScreenGrabber, same_from  # noqa: E402
+from framecast.render import pixman  # noqa: E402
+from framecast.render.imaging import RenderSpec, encode_screen  # noqa: E402
+from framecast.screen.capture import ScreenGrabber, same_from  # noqa: E402
 
 WIDTH, HEIGHT = 1920, 1080
 FRAMES = 150

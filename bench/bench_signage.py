@@ -20,8 +20,8 @@ from bench_load import proc_stat  # noqa: E402
 from photos import photo  # noqa: E402
 from support import Server, StreamReader, wait_for  # noqa: E402
 
-from framecast.compose import Labels, crossfade, label  # noqa: E402
-from framecast.imaging import encode_jpeg  # noqa: E402
+from framecast.render.compose import Labels, crossfade, label  # noqa: E402
+from framecast.render.imaging import encode_jpeg  # noqa: E402
 
 
 def bench_fade() -> None:

@@ -27,7 +27,7 @@ CASES = [
 MEASURE = """
 import time
 from pathlib import Path
-from framecast.imaging import RenderSpec, render_slide
+from framecast.render.imaging import RenderSpec, render_slide
 
 def kib(field):
     for line in open("/proc/self/status"):

@@ -20,16 +20,16 @@ from pathlib import Path, PurePosixPath
 
 from PIL import Image
 
-from .compose import Labels, crossfade_jpegs, label
 from .config import Settings, SlideshowSettings
 from .hub import FrameHub
-from .imaging import RenderSpec, encode_jpeg, render_spec, turn, unturn
-from .ordering import Slide
-from .placeholder import render_message
-from .preparer import Refused, SlidePreparer
-from .renderer import SlideRenderer
-from .sources.folder import FolderPlaylist
-from .sources.screen import ScreenCapture
+from .render.compose import Labels, crossfade_jpegs, label
+from .render.imaging import RenderSpec, encode_jpeg, render_spec, turn, unturn
+from .render.placeholder import render_message
+from .screen.capture import ScreenCapture
+from .slideshow.folder import FolderPlaylist
+from .slideshow.ordering import Slide
+from .slideshow.preparer import Refused, SlidePreparer
+from .slideshow.renderer import SlideRenderer
 from .supervise import SupervisedThread
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from typing import Any
 
 from .config import DEFAULT_CHANNEL, Settings
 from .hub import FrameHub
-from .imaging import encode_jpeg, render_spec, turn
-from .placeholder import render_message
 from .producer import SlideshowProducer
+from .render.imaging import encode_jpeg, render_spec, turn
+from .render.placeholder import render_message
 
 log = logging.getLogger("framecast")
 

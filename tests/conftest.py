@@ -101,7 +101,7 @@ def need_tool(name: str, package: str) -> None:
 
 def need_pixman() -> None:
     """Skip where libpixman-1 is missing on a developer's machine; in CI that is a failure."""
-    from framecast import pixman
+    from framecast.render import pixman
 
     if not pixman.available:
         if os.environ.get("CI"):

@@ -10,9 +10,9 @@ from conftest import need_pixman
 from PIL import Image, ImageChops, ImageStat
 from support import BLUE, GREEN, RED, close_to
 
-from framecast import pixman
-from framecast.compose import Labels, crossfade, crossfade_jpegs, label
-from framecast.imaging import RenderSpec, fit
+from framecast.render import pixman
+from framecast.render.compose import Labels, crossfade, crossfade_jpegs, label
+from framecast.render.imaging import RenderSpec, fit
 
 
 def region_changed(a: Image.Image, b: Image.Image, box: tuple[int, int, int, int]) -> float:

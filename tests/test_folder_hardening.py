@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from support import BLUE, GREEN, RED, drop_atomically, solid, wait_for
 
-from framecast import imaging
-from framecast.schedule import ScheduleError, parse_schedule
-from framecast.sources import folder as folder_module
-from framecast.sources.folder import FolderPlaylist
+from framecast.render import imaging
+from framecast.slideshow import folder as folder_module
+from framecast.slideshow.folder import FolderPlaylist
+from framecast.slideshow.schedule import ScheduleError, parse_schedule
 
 FORGED = "a\nWARNING forged\x1b[31m.jpg"
 ESCAPED = "a\\nWARNING forged\\x1b[31m.jpg"

@@ -4,7 +4,7 @@ import threading
 import time
 
 from framecast.hub import FrameHub
-from framecast.mjpeg import MIMETYPE, PART_END, PART_HEADERS, part
+from framecast.web.mjpeg import MIMETYPE, PART_END, PART_HEADERS, part
 
 
 def test_wait_newer_returns_the_newest_frame_skipping_missed_ones() -> None:

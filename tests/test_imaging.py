@@ -10,8 +10,8 @@ from conftest import need_pixman
 from PIL import Image
 from support import BLUE, GREEN, RED, bomb_png, close_to
 
-from framecast import pixman
-from framecast.imaging import (
+from framecast.render import pixman
+from framecast.render.imaging import (
     RenderSpec,
     UnreadableImage,
     encode_screen,

@@ -4,7 +4,7 @@ import itertools
 import random
 from pathlib import Path
 
-from framecast.ordering import Rotation, Slide, natural_key
+from framecast.slideshow.ordering import Rotation, Slide, natural_key
 
 
 def slides(*names: str, mtimes: list[int] | None = None) -> list[Slide]:

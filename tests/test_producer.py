@@ -16,7 +16,7 @@ from support import BLUE, GREEN, RED, YELLOW, centre, close_to, solid, wait_for
 from framecast.config import Settings, parse_settings
 from framecast.hub import FrameHub
 from framecast.producer import SlideshowProducer
-from framecast.renderer import SlideRenderer
+from framecast.slideshow.renderer import SlideRenderer
 
 
 class WatchedHub(FrameHub):

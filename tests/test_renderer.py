@@ -4,9 +4,9 @@ from pathlib import Path
 
 from support import BLUE, GREEN, RED, centre, close_to, solid
 
-from framecast.imaging import RenderSpec
-from framecast.ordering import Slide
-from framecast.renderer import SlideRenderer
+from framecast.render.imaging import RenderSpec
+from framecast.slideshow.ordering import Slide
+from framecast.slideshow.renderer import SlideRenderer
 
 SPEC = RenderSpec(160, 90, "contain", (0, 0, 0), 80)
 

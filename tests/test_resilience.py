@@ -28,12 +28,12 @@ from support import (
     wait_for,
 )
 
-from framecast import imaging
 from framecast.config import Settings, parse_settings
 from framecast.hub import FrameHub
-from framecast.imaging import RenderSpec, UnreadableImage, probe, render_slide
 from framecast.producer import SlideshowProducer
-from framecast.renderer import SlideRenderer
+from framecast.render import imaging
+from framecast.render.imaging import RenderSpec, UnreadableImage, probe, render_slide
+from framecast.slideshow.renderer import SlideRenderer
 from framecast.web import create_app
 
 EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\n{ } loop\n"
@@ -117,7 +117,7 @@ def test_an_unexpected_decoder_error_skips_only_that_file(
             raise NotImplementedError("BLP2 with this encoding is not supported")
         return real(path, spec)
 
-    monkeypatch.setattr("framecast.renderer.render_slide", damaged_blp)
+    monkeypatch.setattr("framecast.slideshow.renderer.render_slide", damaged_blp)
     solid(images / "1.png", RED)
     solid(images / "2.png", GREEN)
     solid(images / "3.png", BLUE)
@@ -145,7 +145,7 @@ def test_a_slow_slide_is_skipped_after_prepare_timeout_while_the_show_goes_on(
             release.wait(30)
         return real(path, spec)
 
-    monkeypatch.setattr("framecast.renderer.render_slide", slow)
+    monkeypatch.setattr("framecast.slideshow.renderer.render_slide", slow)
     solid(images / "1.png", RED)
     solid(images / "2.png", GREEN)
     solid(images / "3.png", BLUE)
@@ -173,7 +173,7 @@ def test_the_current_slide_stays_on_while_the_next_is_prepared(
             release.wait(30)
         return real(path, spec)
 
-    monkeypatch.setattr("framecast.renderer.render_slide", slow)
+    monkeypatch.setattr("framecast.slideshow.renderer.render_slide", slow)
     solid(images / "1.png", RED)
     solid(images / "2.png", GREEN)
     show = make_show(0.2)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from support import BLUE, GREEN, RED, Server, StreamReader, solid, wait_for
 
-from framecast.schedule import ScheduleError, parse_schedule
-from framecast.sources.folder import FolderPlaylist
+from framecast.slideshow.folder import FolderPlaylist
+from framecast.slideshow.schedule import ScheduleError, parse_schedule
 
 # 2026-11-20 is a Friday.
 FRIDAY_NOON = dt.datetime(2026, 11, 20, 12, 0)

@@ -30,8 +30,8 @@ from support import (
     write_config,
 )
 
-from framecast.imaging import RenderSpec
-from framecast.placeholder import render_message
+from framecast.render.imaging import RenderSpec
+from framecast.render.placeholder import render_message
 
 
 def run_cli(*args: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:

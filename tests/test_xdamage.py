@@ -12,8 +12,8 @@ from support import BLUE, GREEN, RED, YELLOW, Server, StreamReader, VirtualDispl
 from Xlib import display as xdisplay
 
 from framecast.config import ScreenSettings
-from framecast.sources.screen import Grab, ScreenGrabber
-from framecast.sources.xdamage import EVERYWHERE, DamageUnavailable, DamageWatch
+from framecast.screen.capture import Grab, ScreenGrabber
+from framecast.screen.xdamage import EVERYWHERE, DamageUnavailable, DamageWatch
 
 
 @pytest.fixture

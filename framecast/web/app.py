@@ -20,10 +20,10 @@ from typing import Any, Protocol
 
 from flask import Flask, Response, abort, jsonify, request
 
-from .. import mjpeg
 from ..config import DEFAULT_CHANNEL, TV_ID, Settings
 from ..hub import FrameHub
-from ..imaging import SNAPSHOT_FORMATS
+from ..render.imaging import SNAPSHOT_FORMATS
+from . import mjpeg
 from .guard import NO_STORE, OncePerMinute, content_security_policy, install_guards, refusal
 from .snapshot import (
     SNAPSHOT_BUSY_RETRY_SECONDS,

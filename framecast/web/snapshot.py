@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..hub import Frame
-from ..imaging import SNAPSHOT_FORMATS, convert_frame
+from ..render.imaging import SNAPSHOT_FORMATS, convert_frame
 
 SNAPSHOT_MAX = (3840, 2160)
 DEFAULT_SNAPSHOT_QUALITY = 85

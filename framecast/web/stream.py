@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .. import mjpeg
 from ..config import DEFAULT_CHANNEL
 from ..hub import Frame, FrameHub
+from . import mjpeg
 from .guard import NO_STORE
 
 log = logging.getLogger("framecast.web")

@@ -23,7 +23,7 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any
 
-from .logtext import printable
+from ..logtext import printable
 
 SCHEDULE_FILE = "schedule.toml"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

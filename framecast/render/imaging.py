@@ -14,9 +14,9 @@ from pathlib import Path
 import simplejpeg
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
+from ..config import Colour, Settings
+from ..logtext import printable
 from . import pixman
-from .config import Colour, Settings
-from .logtext import printable
 
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 """The most pixels a file may claim to be looked at at all (Pillow's own warning limit); the

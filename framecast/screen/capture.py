@@ -20,8 +20,8 @@ import mss
 
 from ..config import MAX_FPS, ScreenSettings, Settings
 from ..hub import FrameHub
-from ..imaging import RenderSpec, encode_jpeg, encode_screen, render_spec, turn
-from ..placeholder import render_message
+from ..render.imaging import RenderSpec, encode_jpeg, encode_screen, render_spec, turn
+from ..render.placeholder import render_message
 from ..supervise import SupervisedThread
 from .xdamage import EVERYWHERE, Box, DamageUnavailable, DamageWatch
 

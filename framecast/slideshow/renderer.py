@@ -10,7 +10,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from .imaging import RenderSpec, render_slide
+from ..render.imaging import RenderSpec, render_slide
 from .ordering import Slide
 
 CACHE_BYTES = 64 * 1024 * 1024

@@ -32,11 +32,11 @@ try:
 except ImportError:  # pragma: no cover - not Linux
     InotifyObserver = None  # type: ignore[assignment,misc]
 
-from ..imaging import UnreadableImage, probe
 from ..logtext import printable
-from ..ordering import Rotation, Slide, natural_key
-from ..schedule import SCHEDULE_FILE, Schedule, ScheduleError, parse_schedule
+from ..render.imaging import UnreadableImage, probe
 from ..supervise import ErrorLog, SupervisedThread
+from .ordering import Rotation, Slide, natural_key
+from .schedule import SCHEDULE_FILE, Schedule, ScheduleError, parse_schedule
 
 log = logging.getLogger(__name__)
 

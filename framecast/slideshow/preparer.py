@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .imaging import RenderSpec, UnreadableImage
-from .logtext import printable
+from ..logtext import printable
+from ..render.imaging import RenderSpec, UnreadableImage
 from .ordering import Slide
 from .renderer import SlideRenderer
 

@@ -1,0 +1,1 @@
+"""A folder of slides: which files are shown, in what order and when, prepared ahead."""

@@ -1,1 +1,0 @@
-"""Where frames come from: each source knows nothing of HTTP."""
