@@ -1,5 +1,9 @@
 """`config.toml` parsed once into frozen, validated settings.
 
+Each setting is declared once, on its section's dataclass: its TOML key (the field's name), its
+default, the check its value passes (`checked_by`), and whether a channel table may set it (the
+section's `PER_CHANNEL`). The tables the parser accepts are derived from those declarations.
+
 Every key is checked at load: an unknown key (a typo) or a bad value is an error that names the
 table, the key, the value and what is allowed, so a reload that fails can keep the last good
 settings and say exactly why. A file with no settings at all (empty, or only comments) is an
@@ -9,15 +13,31 @@ token.
 
 from __future__ import annotations
 
-import math
 import re
-import time
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from .checks import (
+    Check,
+    Colour,
+    Region,
+    boolean,
+    choice,
+    clock_format,
+    colour,
+    fps,
+    hosts,
+    integer,
+    monitor,
+    number,
+    quarter_turn,
+    region,
+    text,
+    token,
+)
 from .logtext import printable
 
 
@@ -25,89 +45,100 @@ class ConfigError(ValueError):
     """The config file cannot be used; the message says where and why."""
 
 
-Colour = tuple[int, int, int]
+def checked_by(check: Check) -> dict[str, Check]:
+    """A setting's field metadata: the check its TOML value passes."""
+    return {"check": check}
 
 
 @dataclass(frozen=True)
 class ServerSettings:
-    host: str = "0.0.0.0"
-    port: int = 8000
-    max_clients: int = 500
+    TABLE: ClassVar[str] = "server"
+    PER_CHANNEL: ClassVar[bool] = False
+    host: str = field(default="0.0.0.0", metadata=checked_by(text))
+    port: int = field(default=8000, metadata=checked_by(integer(1, 65535)))
+    max_clients: int = field(default=500, metadata=checked_by(integer(1, 100_000)))
     """Open streams at most; the next one is answered 503 with Retry-After."""
-    client_timeout: float = 30.0
+    client_timeout: float = field(default=30.0, metadata=checked_by(number(1, 3600)))
     """A client whose socket takes no data for this long is dropped (Wi-Fi gone, no TCP close)."""
-    token: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False, metadata=checked_by(token))
     """When set, every page, stream, snapshot and status request must carry it."""
-    snapshot_workers: int = 2
+    snapshot_workers: int = field(default=2, metadata=checked_by(integer(1, 64)))
     """Snapshots at another size or format rendered at once; further ones get 429."""
-    allowed_hosts: tuple[str, ...] | None = None
+    allowed_hosts: tuple[str, ...] | None = field(default=None, metadata=checked_by(hosts))
     """`Host` header values served; None = this machine's names and addresses, localhost and
     any IP literal (refuses DNS rebinding)."""
 
 
 @dataclass(frozen=True)
 class StreamSettings:
-    source: str = "slideshow"
-    width: int = 1920
-    height: int = 1080
-    quality: int = 80
-    keepalive: float = 20.0
-    rotate: int = 0
+    TABLE: ClassVar[str] = "stream"
+    PER_CHANNEL: ClassVar[bool] = True
+    source: str = field(default="slideshow", metadata=checked_by(choice("slideshow", "screen")))
+    width: int = field(default=1920, metadata=checked_by(integer(16, 7680)))
+    height: int = field(default=1080, metadata=checked_by(integer(16, 4320)))
+    quality: int = field(default=80, metadata=checked_by(integer(1, 95)))
+    keepalive: float = field(default=20.0, metadata=checked_by(number(1, 300)))
+    rotate: int = field(default=0, metadata=checked_by(quarter_turn))
     """Degrees the TV panel is turned clockwise (0, 90, 180, 270): frames are composed for the
     turned panel and turned back, so the picture stands upright on it."""
 
 
 @dataclass(frozen=True)
 class SlideshowSettings:
-    folder: Path = Path("images")
-    interval: float = 5.0
-    order: str = "name"
-    fit: str = "contain"
-    background: Colour = (0, 0, 0)
-    recursive: bool = False
-    new_first: bool = True
+    TABLE: ClassVar[str] = "slideshow"
+    PER_CHANNEL: ClassVar[bool] = True
+    folder: Path = field(default=Path("images"), metadata=checked_by(text))
+    interval: float = field(default=5.0, metadata=checked_by(number(0.01, 86400)))
+    order: str = field(default="name", metadata=checked_by(choice("name", "mtime", "shuffle")))
+    fit: str = field(default="contain", metadata=checked_by(choice("contain", "cover", "blur")))
+    background: Colour = field(default=(0, 0, 0), metadata=checked_by(colour))
+    recursive: bool = field(default=False, metadata=checked_by(boolean))
+    new_first: bool = field(default=True, metadata=checked_by(boolean))
     """A file that arrives while running is shown next, then the normal order goes on."""
-    transition: str = "fade"
-    transition_seconds: float = 0.8
-    transition_fps: float = 25.0
-    prepare_timeout: float = 10.0
+    transition: str = field(default="fade", metadata=checked_by(choice("fade", "none")))
+    transition_seconds: float = field(default=0.8, metadata=checked_by(number(0, 10)))
+    transition_fps: float = field(default=25.0, metadata=checked_by(number(1, 60)))
+    prepare_timeout: float = field(default=10.0, metadata=checked_by(number(0.5, 600)))
     """A slide whose decoding and scaling takes longer than this is skipped."""
-    max_megapixels: float = 50.0
+    max_megapixels: float = field(default=50.0, metadata=checked_by(number(1, 178)))
     """Larger images are refused before they are decoded: bounds the memory of one slide."""
-    follow_symlinks: str = "inside"
+    follow_symlinks: str = field(default="inside", metadata=checked_by(choice("inside", "all")))
     """"inside": a link is shown only when its target is inside the folder; "all": any target."""
 
-
-Region = tuple[int, int, int, int]
 
 SECRET_KEYS = {"token"}
 """Keys whose values never appear in a message or a log line."""
 SHOWN_CHARACTERS = 80
 """A bad value or key is echoed in messages cut to this length: it may be megabytes long."""
 
-MAX_FPS = 60.0
-
 
 @dataclass(frozen=True)
 class ScreenSettings:
-    monitor: int | str = 1
+    TABLE: ClassVar[str] = "screen"
+    PER_CHANNEL: ClassVar[bool] = True
+    monitor: int | str = field(default=1, metadata=checked_by(monitor))
     """mss numbering (1 = first monitor, 0 = all combined), or an output name like "HDMI-1"."""
-    region: Region | None = None
+    region: Region | None = field(default=None, metadata=checked_by(region))
     """[left, top, width, height] within the monitor; None = the whole monitor."""
-    fps: float = 15.0
+    fps: float = field(default=15.0, metadata=checked_by(fps))
     """Frames per second to capture; values above MAX_FPS are capped when used."""
-    quality: int | None = None
+    quality: int | None = field(default=None, metadata=checked_by(integer(1, 95)))
     """JPEG quality for screen frames; None = [stream] quality."""
 
 
 @dataclass(frozen=True)
 class OverlaySettings:
-    clock: str | None = None
+    TABLE: ClassVar[str] = "overlay"
+    PER_CHANNEL: ClassVar[bool] = True
+    clock: str | None = field(
+        default=None,
+        metadata=checked_by(choice("top-left", "top-right", "bottom-left", "bottom-right")),
+    )
     """A corner ("top-left", "top-right", "bottom-left", "bottom-right"), or None for no clock."""
-    clock_format: str = "%H:%M"
-    caption: str | None = None
+    clock_format: str = field(default="%H:%M", metadata=checked_by(clock_format))
+    caption: str | None = field(default=None, metadata=checked_by(choice("name")))
     """"name": the file name without its extension; None for no caption."""
-    font_size: int | None = None
+    font_size: int | None = field(default=None, metadata=checked_by(integer(6, 400)))
     """Pixels; None = in proportion to the frame's height."""
 
 
@@ -116,7 +147,11 @@ DEFAULT_CHANNEL = "default"
 CHANNEL_NAME = re.compile(r"[a-z0-9-]{1,32}")
 TV_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MAX_CHANNELS = 100
-SHOW_TABLES = ("stream", "slideshow", "overlay", "screen")
+SECTIONS = (ServerSettings, StreamSettings, SlideshowSettings, OverlaySettings, ScreenSettings)
+_TABLES: dict[str, dict[str, Check]] = {
+    section.TABLE: {f.name: f.metadata["check"] for f in fields(section)} for section in SECTIONS
+}
+SHOW_TABLES = tuple(section.TABLE for section in SECTIONS if section.PER_CHANNEL)
 """The tables a channel may override, flat in its own table; a key found in two of them
 (`quality`) belongs to the first."""
 
@@ -140,180 +175,6 @@ class Settings:
     def channel_of(self, tv: str) -> str | None:
         """The channel `[tvs]` assigns to this TV id, or None when it is not listed."""
         return dict(self.tvs).get(tv)
-
-
-Check = Callable[[Any], Any]
-"""Turns a raw TOML value into the setting's value, or raises ValueError saying what is allowed."""
-
-
-def _integer(low: int, high: int) -> Check:
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"a whole number from {low} to {high}")
-        return value
-
-    return check
-
-
-def _number(low: float, high: float) -> Check:
-    def check(value: Any) -> float:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or not low <= value <= high
-        ):
-            raise ValueError(f"a number from {low:g} to {high:g}")
-        return float(value)
-
-    return check
-
-
-def _choice(*allowed: str) -> Check:
-    def check(value: Any) -> str:
-        if value not in allowed:
-            raise ValueError("one of " + ", ".join(f'"{a}"' for a in allowed))
-        return str(value)
-
-    return check
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("a non-empty string")
-    return value
-
-
-def _token(value: Any) -> str:
-    if not isinstance(value, str) or len(value) < 8 or not value.isprintable() or " " in value:
-        raise ValueError("a string of at least 8 characters without spaces")
-    return value
-
-
-def _clock_format(value: Any) -> str:
-    if not isinstance(value, str) or "%" not in value or len(value) > 64:
-        raise ValueError('a strftime format such as "%H:%M" or "%a %d %b %H:%M"')
-    try:
-        time.strftime(value)
-    except ValueError:
-        raise ValueError('a strftime format such as "%H:%M"') from None
-    return value
-
-
-def _hosts(value: Any) -> tuple[str, ...]:
-    if (
-        not isinstance(value, list)
-        or not value
-        or any(not isinstance(v, str) or not v.strip() or len(v) > 253 for v in value)
-    ):
-        raise ValueError('a list of host names or addresses, like ["signage.local", "10.0.0.5"]')
-    return tuple(v.strip().lower() for v in value)
-
-
-def _quarter_turn(value: Any) -> int:
-    if isinstance(value, bool) or value not in (0, 90, 180, 270):
-        raise ValueError("0, 90, 180 or 270 (degrees the TV is turned clockwise)")
-    return int(value)
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("true or false")
-    return value
-
-
-_COLOUR = re.compile(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
-
-
-def _colour(value: Any) -> Colour:
-    match = _COLOUR.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
-        raise ValueError('a colour like "#000000" or "#fff"')
-    digits = match.group(1)
-    if len(digits) == 3:
-        digits = "".join(d * 2 for d in digits)
-    return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
-
-
-def _monitor(value: Any) -> int | str:
-    if isinstance(value, str) and value.strip():
-        return value
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 64:
-        raise ValueError('a monitor number (1 = first, 0 = all combined) or a name like "HDMI-1"')
-    return value
-
-
-def _region(value: Any) -> Region:
-    if (
-        not isinstance(value, list)
-        or len(value) != 4
-        or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
-        or value[0] < 0
-        or value[1] < 0
-        or value[2] <= 0
-        or value[3] <= 0
-    ):
-        raise ValueError("[left, top, width, height] in pixels, width and height 1 or more")
-    return (value[0], value[1], value[2], value[3])
-
-
-def _fps(value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(f"a number above 0 (frames per second; at most {MAX_FPS:g} are used)")
-    return float(value)
-
-
-_TABLES: dict[str, dict[str, Check]] = {
-    "server": {
-        "host": _text,
-        "port": _integer(1, 65535),
-        "max_clients": _integer(1, 100_000),
-        "client_timeout": _number(1, 3600),
-        "token": _token,
-        "snapshot_workers": _integer(1, 64),
-        "allowed_hosts": _hosts,
-    },
-    "stream": {
-        "source": _choice("slideshow", "screen"),
-        "width": _integer(16, 7680),
-        "height": _integer(16, 4320),
-        "quality": _integer(1, 95),
-        "keepalive": _number(1, 300),
-        "rotate": _quarter_turn,
-    },
-    "slideshow": {
-        "folder": _text,
-        "interval": _number(0.01, 86400),
-        "order": _choice("name", "mtime", "shuffle"),
-        "fit": _choice("contain", "cover", "blur"),
-        "background": _colour,
-        "recursive": _boolean,
-        "new_first": _boolean,
-        "transition": _choice("fade", "none"),
-        "transition_seconds": _number(0, 10),
-        "transition_fps": _number(1, 60),
-        "prepare_timeout": _number(0.5, 600),
-        "max_megapixels": _number(1, 178),
-        "follow_symlinks": _choice("inside", "all"),
-    },
-    "overlay": {
-        "clock": _choice("top-left", "top-right", "bottom-left", "bottom-right"),
-        "clock_format": _clock_format,
-        "caption": _choice("name"),
-        "font_size": _integer(6, 400),
-    },
-    "screen": {
-        "monitor": _monitor,
-        "region": _region,
-        "fps": _fps,
-        "quality": _integer(1, 95),
-    },
-}
 
 
 def _checked(name: str, raw: Mapping[str, Any], where: str = "") -> dict[str, Any]:

@@ -14,7 +14,8 @@ from pathlib import Path
 import simplejpeg
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-from ..config import Colour, Settings
+from ..checks import Colour
+from ..config import Settings
 from ..logtext import printable
 from . import pixman
 

@@ -18,7 +18,8 @@ from typing import Any, NoReturn
 
 import mss
 
-from ..config import MAX_FPS, ScreenSettings, Settings
+from ..checks import MAX_FPS
+from ..config import ScreenSettings, Settings
 from ..hub import FrameHub
 from ..render.imaging import RenderSpec, encode_jpeg, encode_screen, render_spec, turn
 from ..render.placeholder import render_message
