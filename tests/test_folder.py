@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from support import BLUE, GREEN, RED, bomb_png, drop_atomically, solid, wait_for
 
-from framecast.slideshow.folder import FolderPlaylist, is_ignored
+from framecast.slideshow.folder import FolderPlaylist
+from framecast.slideshow.scan import is_ignored
 
 
 def stays(condition: Callable[[], bool], seconds: float) -> bool:

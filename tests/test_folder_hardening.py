@@ -16,6 +16,7 @@ from support import BLUE, GREEN, RED, drop_atomically, solid, wait_for
 from framecast.render import imaging
 from framecast.slideshow import folder as folder_module
 from framecast.slideshow.folder import FolderPlaylist
+from framecast.slideshow.scan import MAX_SCHEDULE_BYTES
 from framecast.slideshow.schedule import ScheduleError, parse_schedule
 
 FORGED = "a\nWARNING forged\x1b[31m.jpg"
@@ -258,7 +259,7 @@ def test_a_huge_bad_schedule_value_is_cut_short() -> None:
     ("text", "error"),
     [
         ("a = " + "[" * 100_000 + "]" * 100_000, "nested too deeply"),
-        ("#" * (folder_module.MAX_SCHEDULE_BYTES + 1), "too large: over 1000000 bytes"),
+        ("#" * (MAX_SCHEDULE_BYTES + 1), "too large: over 1000000 bytes"),
     ],
 )
 def test_a_hostile_schedule_is_reported_and_the_worker_goes_on(

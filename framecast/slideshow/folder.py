@@ -35,12 +35,13 @@ except ImportError:  # pragma: no cover - not Linux
 from ..logtext import printable
 from ..render.imaging import UnreadableImage, probe
 from ..supervise import ErrorLog, SupervisedThread
+from . import scan
 from .ordering import Rotation, Slide, natural_key
-from .schedule import SCHEDULE_FILE, Schedule, ScheduleError, parse_schedule
+from .scan import is_ignored
+from .schedule import SCHEDULE_FILE, Schedule, ScheduleError
 
 log = logging.getLogger(__name__)
 
-IGNORED_SUFFIXES = ("~", ".part", ".tmp", ".crdownload")
 SETTLE_SECONDS = 1.0
 """Where no close events come, a file is complete once its size and mtime held this long."""
 SAFETY_SETTLE_SECONDS = 10.0
@@ -52,9 +53,7 @@ _HANDLED_EVENTS = {"created", "modified", "closed", "moved", "deleted"}
 _PARENT_EVENTS = {"created", "moved", "deleted"}
 RESCAN_SECONDS = 30.0
 MISSING_POLL_SECONDS = 0.5
-MAX_SCHEDULE_BYTES = 1_000_000
 STOP_SECONDS = 1.0
-"""schedule.toml is read only up to this size: anyone who can drop files can write it."""
 
 
 def folder_observer() -> BaseObserver:
@@ -63,12 +62,6 @@ def folder_observer() -> BaseObserver:
     if InotifyObserver is not None:
         return InotifyObserver(generate_full_events=True)
     return Observer()
-
-
-def is_ignored(name: str) -> bool:
-    """Hidden and temporary files (and anything in a hidden folder) are never slides."""
-    parts = name.split("/")
-    return any(p.startswith(".") for p in parts) or parts[-1].endswith(IGNORED_SUFFIXES)
 
 
 @dataclass
@@ -313,7 +306,7 @@ class FolderPlaylist:
 
     def _rescan(self) -> None:
         """Compare the folder with what is known: the start, and the net for lost events."""
-        identity = self._identity()
+        identity = scan.identity(self.folder)
         if self._observer is not None and identity != self._watched:
             self._unwatch()
             if identity is not None:
@@ -354,30 +347,7 @@ class FolderPlaylist:
             self._on_change()
 
     def _list_files(self) -> dict[Path, tuple[int, int]]:
-        """Every file to examine, with its mtime and size. In recursive mode with "inside", links
-        to folders are listed instead of walked, so that each gets its reason; with "all" they
-        are walked, each real folder once (a link may point back up)."""
-        files: dict[Path, tuple[int, int]] = {}
-        follow = self.follow_symlinks == "all"
-        walked: set[str] = set()
-        for root, dirs, names in os.walk(self.folder, followlinks=follow):
-            real = os.path.realpath(root)
-            if real in walked:
-                dirs[:] = []
-                continue
-            walked.add(real)
-            dirs[:] = [d for d in dirs if not d.startswith(".")] if self.recursive else []
-            linked = [] if follow else [d for d in dirs if os.path.islink(os.path.join(root, d))]
-            for name in names + linked:
-                path = Path(root) / name
-                if is_ignored(self._name(path)) or self._name(path) == SCHEDULE_FILE:
-                    continue
-                try:
-                    info = path.stat()
-                except OSError:
-                    continue
-                files[path] = (info.st_mtime_ns, info.st_size)
-        return files
+        return scan.list_files(self.folder, self.recursive, self._follow)
 
     def _examine(self, path: Path, item: _Pending) -> None:
         """Decide what one changed path is now: a slide, skipped, pending, or gone."""
@@ -398,7 +368,7 @@ class FolderPlaylist:
             self._gone(path)
             return
         signature = (info.st_mtime_ns, info.st_size)
-        outside = self._outside(path)
+        outside = scan.outside(path, self.folder, self._follow)
         if outside is not None:
             self._drop(path, name, signature, outside)
             return
@@ -439,24 +409,6 @@ class FolderPlaylist:
             verb = "changed" if old else "added"
             log.info("Slide %s: %s (%d×%d)", verb, printable(name), width, height)
         self._on_change()
-
-    def _outside(self, path: Path) -> str | None:
-        """Why follow_symlinks refuses `path` (a link to outside the folder), or None. A file
-        deleted meanwhile is None: its deletion event follows."""
-        if self.follow_symlinks == "all":
-            return None
-        try:
-            target = path.resolve(strict=True)
-        except FileNotFoundError:
-            return None
-        except (OSError, RuntimeError) as error:
-            return f"cannot follow it ({type(error).__name__}: {printable(str(error))})"
-        if target.is_relative_to(self.folder.resolve()):
-            return None
-        return (
-            f"a link to {printable(str(target))}, outside the folder "
-            '([slideshow] follow_symlinks = "all" shows it)'
-        )
 
     def _gone(self, path: Path) -> None:
         """`path` is no longer a file to show (worker thread)."""
@@ -517,7 +469,10 @@ class FolderPlaylist:
             log.info("No %s: every slide shows all the time", SCHEDULE_FILE)
         else:
             try:
-                schedule, error = self._read_schedule(path), None
+                schedule, error = (
+                    scan.read_schedule(path, self.folder, self._follow),
+                    None,
+                )
                 log.info("Schedule loaded: %d rule(s)", len(schedule.rules))
             except (OSError, UnicodeDecodeError, ScheduleError) as problem:
                 schedule, error = self._schedule, f"{SCHEDULE_FILE}: {problem}"
@@ -526,33 +481,20 @@ class FolderPlaylist:
             self._schedule, self._schedule_error = schedule, error
         self._on_change()
 
-    def _read_schedule(self, path: Path) -> Schedule:
-        outside = self._outside(path)
-        if outside is not None:
-            raise ScheduleError(outside)
-        with path.open("rb") as file:
-            data = file.read(MAX_SCHEDULE_BYTES + 1)
-        if len(data) > MAX_SCHEDULE_BYTES:
-            raise ScheduleError(f"too large: over {MAX_SCHEDULE_BYTES} bytes")
-        return parse_schedule(data.decode("utf-8"))
-
     def _name(self, path: Path) -> str:
         try:
             return path.relative_to(self.folder).as_posix()
         except ValueError:
             return path.name
 
+    @property
+    def _follow(self) -> bool:
+        """Whether links are followed wherever they lead."""
+        return self.follow_symlinks == "all"
+
     def _shown(self) -> str:
         """The folder as log lines show it."""
         return printable(str(self.folder))
-
-    def _identity(self) -> tuple[int, int] | None:
-        """The folder's device and inode, or None if there is no folder at its path."""
-        try:
-            info = self.folder.stat()
-        except OSError:
-            return None
-        return (info.st_dev, info.st_ino) if stat.S_ISDIR(info.st_mode) else None
 
     def _watch(self, identity: tuple[int, int]) -> None:
         observer = self._observer_factory()
