@@ -26,6 +26,7 @@ from .render.compose import Labels, crossfade_jpegs, label
 from .render.imaging import RenderSpec, encode_jpeg, render_spec, turn, unturn
 from .render.placeholder import render_message
 from .screen.capture import ScreenCapture
+from .screen.feed import ScreenFeeds
 from .slideshow.folder import FolderPlaylist
 from .slideshow.ordering import Slide
 from .slideshow.preparer import Refused, SlidePreparer
@@ -73,6 +74,7 @@ class SlideshowProducer:
         renderer: SlideRenderer | None = None,
         playlist_factory: PlaylistFactory = folder_playlist,
         clock: Callable[[], datetime] = datetime.now,
+        screens: ScreenFeeds | None = None,
     ) -> None:
         self._hub = hub
         self._renderer = renderer or SlideRenderer()
@@ -92,7 +94,7 @@ class SlideshowProducer:
         self._commands: list[str] = []
         self._commands_lock = threading.Lock()
         self._paused = False
-        self._screen = ScreenCapture(hub, settings)
+        self._screen = ScreenCapture(hub, settings, screens or ScreenFeeds())
         self._preparer = SlidePreparer(self._renderer, self._wake.set)
         self._preparing = False
         self._resting = False

@@ -18,6 +18,7 @@ from .hub import FrameHub
 from .producer import SlideshowProducer
 from .render.imaging import encode_jpeg, render_spec, turn
 from .render.placeholder import render_message
+from .screen.feed import ScreenFeeds
 
 log = logging.getLogger("framecast")
 
@@ -54,10 +55,10 @@ class Show:
     """One channel: its hub and the producer that fills it (started and stopped by the
     registry)."""
 
-    def __init__(self, name: str, settings: Settings) -> None:
+    def __init__(self, name: str, settings: Settings, screens: ScreenFeeds) -> None:
         self.name = name
         self.hub = FrameHub()
-        self.producer = SlideshowProducer(self.hub, settings)
+        self.producer = SlideshowProducer(self.hub, settings, screens=screens)
         self.settings = settings
 
     def status(self) -> ShowStatus:
@@ -89,6 +90,8 @@ class ShowRegistry:
         self._settings = settings
         self._shows: dict[str, Show] = {}
         self._gone: dict[str, FrameHub] = {}
+        self._screens = ScreenFeeds()
+        """One capture per monitor and region, whichever channels show it."""
         self._stopped = False
 
     # --- owner ------------------------------------------------------------------------------
@@ -129,7 +132,7 @@ class ShowRegistry:
             show.producer.stop(STOP_SECONDS)
 
     def _add(self, name: str, settings: Settings) -> None:
-        show = Show(name, settings)
+        show = Show(name, settings, self._screens)
         with self._lock:
             if self._stopped:
                 return

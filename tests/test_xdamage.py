@@ -12,7 +12,7 @@ from support import BLUE, GREEN, RED, YELLOW, Server, StreamReader, VirtualDispl
 from Xlib import display as xdisplay
 
 from framecast.config import ScreenSettings
-from framecast.screen.capture import Grab, ScreenGrabber
+from framecast.screen.grab import Grab, ScreenGrabber
 from framecast.screen.xdamage import EVERYWHERE, DamageUnavailable, DamageWatch
 
 

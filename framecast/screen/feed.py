@@ -1,0 +1,160 @@
+"""One capture of each monitor or region, however many channels show it.
+
+A `ScreenFeed` owns the X connection and the thread that grabs one area of the screen, at the
+highest rate any of its channels asks for, and tells each look apart from the last by a version
+that changes only when the pixels did. Each channel's `ScreenCapture` takes the looks it wants
+and encodes them at its own size: two TVs of different sizes showing the same desktop cost one
+grab and two encodes a frame, not two of each.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from ..checks import MAX_FPS, Region
+from ..config import ScreenSettings
+from ..supervise import SupervisedThread
+from .grab import Grab, ScreenError, ScreenGrabber, same_from
+
+RETRY_SECONDS = 1.0
+STOP_SECONDS = 1.0
+
+FeedKey = tuple[int | str, Region | None]
+"""The monitor and region a feed grabs."""
+
+
+@dataclass(frozen=True)
+class Look:
+    """One look at the area: the grab and the version of its pixels, or why there is none."""
+
+    tick: int
+    grab: Grab | None
+    version: int
+    error: str | None = None
+
+
+class ScreenFeed:
+    """The grabbing thread of one area, running while any channel is attached.
+
+    `attach`, `detach` and `wait` are called by the channels' capture threads; the feed's own
+    thread calls `_run`.
+    """
+
+    def __init__(self, key: FeedKey) -> None:
+        self.key = key
+        self._cond = threading.Condition()
+        self._rates: dict[int, float] = {}
+        self._look = Look(0, None, 0)
+        self._stopping = False
+        self._thread = SupervisedThread(f"screen-feed-{key[0]}", self._run)
+
+    @property
+    def channels(self) -> int:
+        with self._cond:
+            return len(self._rates)
+
+    def attach(self, channel: object, fps: float) -> None:
+        """`channel` wants looks at `fps` (again, with a new rate)."""
+        with self._cond:
+            self._rates[id(channel)] = min(fps, MAX_FPS)
+            self._cond.notify_all()
+
+    def detach(self, channel: object) -> bool:
+        """`channel` wants no more looks; whether it was the last."""
+        with self._cond:
+            self._rates.pop(id(channel), None)
+            return not self._rates
+
+    def wait(self, after_tick: int, timeout: float) -> Look | None:
+        """The first look after `after_tick`, or None after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._look.tick <= after_tick and not self._stopping:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+            return self._look if self._look.tick > after_tick else None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(STOP_SECONDS)
+
+    def _show(self, grab: Grab | None, version: int, error: str | None = None) -> None:
+        with self._cond:
+            self._look = Look(self._look.tick + 1, grab, version, error)
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        """The feed's thread: grab at the fastest rate asked, note whether anything changed."""
+        grabber = ScreenGrabber()
+        settings = ScreenSettings(monitor=self.key[0], region=self.key[1])
+        pixels: bytearray | None = None
+        version = self._look.version
+        next_at = time.monotonic()
+        try:
+            while True:
+                with self._cond:
+                    if self._stopping:
+                        return
+                    fps = max(self._rates.values(), default=1.0)
+                try:
+                    grab = grabber.grab(settings)
+                except ScreenError as error:
+                    pixels = None
+                    self._show(None, version, str(error))
+                    with self._cond:
+                        self._cond.wait(RETRY_SECONDS)
+                    next_at = time.monotonic()
+                    continue
+                start = grab.first_row * grab.width * 4
+                if grab.drawn and not same_from(grab.pixels, pixels, start):
+                    # Every mss backend returns a new buffer per grab: keep it, no copy.
+                    version, pixels = version + 1, grab.pixels
+                self._show(grab, version)
+                period = 1.0 / fps
+                next_at = max(next_at + period, time.monotonic() - period)
+                with self._cond:
+                    self._cond.wait(max(0.0, next_at - time.monotonic()))
+        finally:
+            grabber.close()
+
+
+class ScreenFeeds:
+    """The feeds in use, by area; a feed starts with its first channel and stops with its last.
+    Called by the channels' capture threads; shared by every show of one app."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._feeds: dict[FeedKey, ScreenFeed] = {}
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._feeds)
+
+    def attach(self, channel: object, settings: ScreenSettings) -> ScreenFeed:
+        key: FeedKey = (settings.monitor, settings.region)
+        with self._lock:
+            feed = self._feeds.get(key)
+            started = feed is None
+            if feed is None:
+                feed = self._feeds[key] = ScreenFeed(key)
+            feed.attach(channel, settings.fps)
+        if started:
+            feed.start()
+        return feed
+
+    def detach(self, channel: object, feed: ScreenFeed) -> None:
+        with self._lock:
+            last = feed.detach(channel)
+            if last and self._feeds.get(feed.key) is feed:
+                del self._feeds[feed.key]
+        if last:
+            feed.stop()
