@@ -26,6 +26,7 @@ from .config import ConfigError, Settings, load_settings
 from .logtext import printable
 from .memory import TRIM_EVERY_SECONDS, keep_freed_memory, release_free_memory
 from .netinfo import local_addresses
+from .notify import ServiceNotifier
 from .pool import HandlerPool
 from .supervise import SupervisedThread
 from .web.guard import OncePerMinute
@@ -278,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int) -> int:
     """Run until SIGINT or SIGTERM; a second signal exits at once. SIGHUP reloads the config.
     Meanwhile the main thread hands freed memory back to the system every
-    `TRIM_EVERY_SECONDS`."""
+    `TRIM_EVERY_SECONDS`, and under systemd feeds its watchdog while the shows and the HTTP
+    listener are alive."""
+    notifier = ServiceNotifier()
     stop = threading.Event()
     hangup = threading.Event()
 
@@ -304,6 +307,7 @@ def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int) ->
     urls = [f"http://{address}:{port}/" for address in local_addresses(host)]
     log.info("Framecast is streaming: open %s on a TV browser", " or ".join(urls))
     framecast.warn_if_exposed()
+    notifier.ready(f"streaming on {' '.join(urls)}")
     # Short waits: a signal that the kernel hands to another thread is only seen by Python
     # once the main thread wakes.
     next_trim = time.monotonic() + TRIM_EVERY_SECONDS
@@ -315,6 +319,9 @@ def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int) ->
         if time.monotonic() >= next_trim:
             release_free_memory()
             next_trim += TRIM_EVERY_SECONDS
+        listening = http_thread.is_alive()
+        notifier.keep_alive(framecast.health() if listening else "the HTTP listener stopped")
+    notifier.stopping()
     framecast.stop()
     httpd.shutdown()
     http_thread.join(STOP_JOIN_SECONDS)
