@@ -1,5 +1,5 @@
 """The addresses and names a TV on the LAN reaches this machine at: for the start-up log line,
-and to refuse requests for other hosts (DNS rebinding)."""
+the QR code of the main one, and to refuse requests for other hosts (DNS rebinding)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ def local_addresses(host: str) -> list[str]:
         key=ipaddress.ip_address,
     )
     return [*usable, "localhost"]
+
+
+def main_url(host: str, port: int) -> str:
+    """The address a TV on the LAN most likely uses: the first of `local_addresses`, which puts
+    the LAN addresses before "localhost". The one the log's QR code and the placeholder show."""
+    return f"http://{local_addresses(host)[0]}:{port}/"
 
 
 def _linux_interface_addresses() -> list[str]:
