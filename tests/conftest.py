@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support import Server, VirtualDisplay
+from support import Server, VirtualDisplay, wait_for
+
+from framecast.slideshow.folder import FolderPlaylist
 
 CONFIG = """
 [server]
@@ -89,6 +92,28 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def watch(images: Path) -> Iterator[Callable[..., FolderPlaylist]]:
+    """Start a folder playlist (on `images` unless told otherwise); stopped at the end."""
+    playlists: list[FolderPlaylist] = []
+
+    def start(
+        folder: Path = images, recursive: bool = False, follow_symlinks: str = "inside"
+    ) -> FolderPlaylist:
+        changes = threading.Event()
+        playlist = FolderPlaylist(
+            folder, recursive, "name", changes.set, follow_symlinks=follow_symlinks
+        )
+        playlist.start()
+        playlists.append(playlist)
+        wait_for(lambda: playlist.folder_exists is not None, what="the first look")
+        return playlist
+
+    yield start
+    for playlist in playlists:
+        playlist.stop()
 
 
 def need_tool(name: str, package: str) -> None:

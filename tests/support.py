@@ -44,6 +44,16 @@ def wait_for(
         time.sleep(interval)
 
 
+def names(playlist: Any) -> list[str]:
+    """Every slide's name in the playlist, sorted."""
+    found, current = [], None
+    for _ in range(playlist.count):
+        current = playlist.advance(current)
+        assert current is not None
+        found.append(current.name)
+    return sorted(found)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

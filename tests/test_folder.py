@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import BLUE, GREEN, RED, bomb_png, drop_atomically, solid, wait_for
+from support import BLUE, GREEN, RED, bomb_png, drop_atomically, names, solid, wait_for
 
 from framecast.slideshow.folder import FolderPlaylist
 from framecast.slideshow.scan import is_ignored
@@ -23,32 +22,6 @@ def stays(condition: Callable[[], bool], seconds: float) -> bool:
             return False
         time.sleep(0.02)
     return True
-
-
-@pytest.fixture
-def watch(images: Path) -> Iterator[Callable[..., FolderPlaylist]]:
-    playlists: list[FolderPlaylist] = []
-
-    def start(folder: Path = images, recursive: bool = False) -> FolderPlaylist:
-        changes = threading.Event()
-        playlist = FolderPlaylist(folder, recursive, "name", changes.set)
-        playlist.start()
-        playlists.append(playlist)
-        wait_for(lambda: playlist.folder_exists is not None, what="the first look")
-        return playlist
-
-    yield start
-    for playlist in playlists:
-        playlist.stop()
-
-
-def names(playlist: FolderPlaylist) -> list[str]:
-    found, current = [], None
-    for _ in range(playlist.count):
-        current = playlist.advance(current)
-        assert current is not None
-        found.append(current.name)
-    return sorted(found)
 
 
 def test_files_present_at_start_are_slides(

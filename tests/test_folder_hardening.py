@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import BLUE, GREEN, RED, drop_atomically, solid, wait_for
+from support import BLUE, GREEN, RED, drop_atomically, names, solid, wait_for
 
 from framecast.render import imaging
 from framecast.slideshow import folder as folder_module
@@ -21,36 +20,6 @@ from framecast.slideshow.schedule import ScheduleError, parse_schedule
 
 FORGED = "a\nWARNING forged\x1b[31m.jpg"
 ESCAPED = "a\\nWARNING forged\\x1b[31m.jpg"
-
-
-@pytest.fixture
-def watch(images: Path) -> Iterator[Callable[..., FolderPlaylist]]:
-    playlists: list[FolderPlaylist] = []
-
-    def start(
-        folder: Path = images, recursive: bool = False, follow_symlinks: str = "inside"
-    ) -> FolderPlaylist:
-        changes = threading.Event()
-        playlist = FolderPlaylist(
-            folder, recursive, "name", changes.set, follow_symlinks=follow_symlinks
-        )
-        playlist.start()
-        playlists.append(playlist)
-        wait_for(lambda: playlist.folder_exists is not None, what="the first look")
-        return playlist
-
-    yield start
-    for playlist in playlists:
-        playlist.stop()
-
-
-def names(playlist: FolderPlaylist) -> list[str]:
-    found, current = [], None
-    for _ in range(playlist.count):
-        current = playlist.advance(current)
-        assert current is not None
-        found.append(current.name)
-    return sorted(found)
 
 
 def outside_reason(target: Path) -> str:
