@@ -16,6 +16,7 @@ from flask import Flask
 
 from .config import DEFAULT_CHANNEL, Settings
 from .config_watch import ConfigWatcher
+from .netinfo import main_url
 from .shows import ShowRegistry
 from .web import create_app
 
@@ -25,9 +26,9 @@ log = logging.getLogger("framecast")
 class Framecast:
     """Owns the shows and the config watcher; builds what `/status` and `/healthz` say."""
 
-    def __init__(self, config_path: Path, settings: Settings, host: str) -> None:
+    def __init__(self, config_path: Path, settings: Settings, host: str, port: int) -> None:
         self.host = host
-        self.shows = ShowRegistry(settings)
+        self.shows = ShowRegistry(settings, lambda: main_url(host, port))
         self.watcher = ConfigWatcher(config_path, settings, self._apply)
         self.app: Flask = create_app(
             self.shows, self.status, lambda: self.watcher.settings, self.health

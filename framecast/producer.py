@@ -75,8 +75,11 @@ class SlideshowProducer:
         playlist_factory: PlaylistFactory = folder_playlist,
         clock: Callable[[], datetime] = datetime.now,
         screens: ScreenFeeds | None = None,
+        address: Callable[[], str] | None = None,
     ) -> None:
         self._hub = hub
+        self._address = address
+        """The address TVs open, shown with its QR code on the set-up placeholders."""
         self._renderer = renderer or SlideRenderer()
         self._playlist_factory = playlist_factory
         self._settings = settings
@@ -378,10 +381,14 @@ class SlideshowProducer:
                 lines.append(f"{skipped} file(s) skipped: see /status")
         else:
             title, lines = "Folder not found", [f"Create {folder} and drop images into it"]
+        # A show still to be set up names the address to open, with its QR code for a phone;
+        # one that has slides, only waiting for their times, keeps its plain message.
+        address = None if (exists and playlist.count) or self._address is None else self._address()
         self._show(
-            ("placeholder", title, tuple(lines), spec),
+            ("placeholder", title, tuple(lines), address, spec),
             lambda: encode_jpeg(
-                turn(render_message(title, lines, spec.upright), spec.rotate), spec.quality
+                turn(render_message(title, lines, spec.upright, address), spec.rotate),
+                spec.quality,
             ),
             spec,
         )

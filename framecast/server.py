@@ -28,6 +28,7 @@ from .memory import TRIM_EVERY_SECONDS, keep_freed_memory, release_free_memory
 from .netinfo import local_addresses
 from .notify import ServiceNotifier
 from .pool import HandlerPool
+from .qr import terminal_qr
 from .supervise import SupervisedThread
 from .web.guard import OncePerMinute
 
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             user,
         )
     keep_freed_memory()
-    framecast = Framecast(args.config, settings, host)
+    framecast = Framecast(args.config, settings, host, listener.getsockname()[1])
     deadline = HeaderDeadline()
     pool = HandlerPool()
     handler = request_handler(deadline, lambda: framecast.watcher.settings)
@@ -306,6 +307,7 @@ def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int) ->
     http_thread.start()
     urls = [f"http://{address}:{port}/" for address in local_addresses(host)]
     log.info("Framecast is streaming: open %s on a TV browser", " or ".join(urls))
+    log.info("Point a phone's camera at this code to open %s:\n%s", urls[0], terminal_qr(urls[0]))
     framecast.warn_if_exposed()
     notifier.ready(f"streaming on {' '.join(urls)}")
     # Short waits: a signal that the kernel hands to another thread is only seen by Python

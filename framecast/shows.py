@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,10 +56,12 @@ class Show:
     """One channel: its hub and the producer that fills it (started and stopped by the
     registry)."""
 
-    def __init__(self, name: str, settings: Settings, screens: ScreenFeeds) -> None:
+    def __init__(
+        self, name: str, settings: Settings, screens: ScreenFeeds, address: Callable[[], str]
+    ) -> None:
         self.name = name
         self.hub = FrameHub()
-        self.producer = SlideshowProducer(self.hub, settings, screens=screens)
+        self.producer = SlideshowProducer(self.hub, settings, screens=screens, address=address)
         self.settings = settings
 
     def status(self) -> ShowStatus:
@@ -85,8 +88,9 @@ class ShowRegistry:
     the registry; the lookups by HTTP threads.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, address: Callable[[], str]) -> None:
         self._lock = threading.Lock()
+        self._address = address
         self._settings = settings
         self._shows: dict[str, Show] = {}
         self._gone: dict[str, FrameHub] = {}
@@ -132,13 +136,19 @@ class ShowRegistry:
             show.producer.stop(STOP_SECONDS)
 
     def _add(self, name: str, settings: Settings) -> None:
-        show = Show(name, settings, self._screens)
+        show = Show(name, settings, self._screens, self._channel_address(name))
         with self._lock:
             if self._stopped:
                 return
             self._shows[name] = show
             self._gone.pop(name, None)
         show.producer.start()
+
+    def _channel_address(self, name: str) -> Callable[[], str]:
+        """The address of channel `name`'s page, for its placeholders."""
+        if name == DEFAULT_CHANNEL:
+            return self._address
+        return lambda: f"{self._address()}c/{name}/"
 
     # --- HTTP threads -----------------------------------------------------------------------
 

@@ -227,7 +227,7 @@ def test_a_hundred_channels_start_and_answer(tmp_path: Path, images: Path) -> No
     tables = "".join(f"[channels.c{n}]\ninterval = {n + 1}\n" for n in range(100))
     config = tmp_path / "config.toml"
     config.write_text(config_text(extra=tables))
-    framecast = Framecast(config, load_settings(config), "127.0.0.1")
+    framecast = Framecast(config, load_settings(config), "127.0.0.1", 8000)
     framecast.start()
     try:
         client = framecast.app.test_client()

@@ -188,6 +188,7 @@ def test_a_missing_folder_shows_a_placeholder_naming_it_until_it_appears(
         "Folder not found",
         [f"Create {folder} and drop images into it"],
         RenderSpec(320, 180, "contain", (0, 0, 0), 85),
+        f"http://127.0.0.1:{server.port}/",
     )
 
     def shows_placeholder() -> bool:
@@ -264,5 +265,5 @@ def test_the_start_warns_when_the_screen_is_open_to_the_network(
     ):
         config.write_text(f'[server]\n{token}[stream]\nsource = "screen"\n')
         caplog.clear()
-        Framecast(config, load_settings(config), host).warn_if_exposed()
+        Framecast(config, load_settings(config), host, 8000).warn_if_exposed()
         assert (warning in caplog.text) is warned, (host, token)
