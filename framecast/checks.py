@@ -82,6 +82,15 @@ def hosts(value: Any) -> tuple[str, ...]:
     return tuple(v.strip().lower() for v in value)
 
 
+HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def host_label(value: Any) -> str:
+    if not isinstance(value, str) or not HOST_LABEL.fullmatch(value):
+        raise ValueError('a host name of a-z, 0-9 and - (not at either end), like "framecast"')
+    return value
+
+
 def quarter_turn(value: Any) -> int:
     if isinstance(value, bool) or value not in (0, 90, 180, 270):
         raise ValueError("0, 90, 180 or 270 (degrees the TV is turned clockwise)")

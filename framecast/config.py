@@ -29,6 +29,7 @@ from .checks import (
     clock_format,
     colour,
     fps,
+    host_label,
     hosts,
     integer,
     monitor,
@@ -64,6 +65,10 @@ class ServerSettings:
     """When set, every page, stream, snapshot and status request must carry it."""
     snapshot_workers: int = field(default=2, metadata=checked_by(integer(1, 64)))
     """Snapshots at another size or format rendered at once; further ones get 429."""
+    mdns: bool = field(default=False, metadata=checked_by(boolean))
+    """Announce the server on the LAN as `name`.local (the service unit turns it on)."""
+    name: str = field(default="framecast", metadata=checked_by(host_label))
+    """The name announced by mDNS: `framecast` is http://framecast.local:8000/."""
     allowed_hosts: tuple[str, ...] | None = field(default=None, metadata=checked_by(hosts))
     """`Host` header values served; None = this machine's names and addresses, localhost and
     any IP literal (refuses DNS rebinding)."""

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
+from .announce import Announcer
 from .app import Framecast
 from .config import ConfigError, Settings, load_settings
 from .logtext import printable
@@ -208,6 +209,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--host", help="address to listen on, overriding [server] host (0.0.0.0 = every address)"
     )
     parser.add_argument("--port", type=int, help="TCP port, overriding [server] port")
+    parser.add_argument(
+        "--mdns",
+        action="store_true",
+        help="announce the server on the LAN as <[server] name>.local (as [server] mdns = true)",
+    )
     return parser.parse_args(argv)
 
 
@@ -271,13 +277,14 @@ def main(argv: list[str] | None = None) -> int:
     deadline.start()
     pool.start(settings.server.max_clients + SPARE_THREADS)
     try:
-        return _serve(framecast, httpd, host, listener.getsockname()[1])
+        mdns = args.mdns or settings.server.mdns
+        return _serve(framecast, httpd, host, listener.getsockname()[1], mdns)
     finally:
         pool.stop(STOP_JOIN_SECONDS)
         deadline.stop()
 
 
-def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int) -> int:
+def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int, mdns: bool) -> int:
     """Run until SIGINT or SIGTERM; a second signal exits at once. SIGHUP reloads the config.
     Meanwhile the main thread hands freed memory back to the system every
     `TRIM_EVERY_SECONDS`, and under systemd feeds its watchdog while the shows and the HTTP
@@ -310,6 +317,11 @@ def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int) ->
     log.info("Point a phone's camera at this code to open %s:\n%s", urls[0], terminal_qr(urls[0]))
     framecast.warn_if_exposed()
     notifier.ready(f"streaming on {' '.join(urls)}")
+    announcer = None
+    if mdns:
+        lan = [a for a in local_addresses(host) if a != "localhost"] or ["127.0.0.1"]
+        announcer = Announcer(framecast.watcher.settings.server.name, port, lan)
+        announcer.start()
     # Short waits: a signal that the kernel hands to another thread is only seen by Python
     # once the main thread wakes.
     next_trim = time.monotonic() + TRIM_EVERY_SECONDS
@@ -324,6 +336,8 @@ def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int) ->
         listening = http_thread.is_alive()
         notifier.keep_alive(framecast.health() if listening else "the HTTP listener stopped")
     notifier.stopping()
+    if announcer is not None:
+        announcer.stop()
     framecast.stop()
     httpd.shutdown()
     http_thread.join(STOP_JOIN_SECONDS)

@@ -346,3 +346,11 @@ def test_health_says_503_with_the_reason(app: App) -> None:
     response = app.client.get("/healthz")
     assert response.status_code == 503
     assert response.data == b"unhealthy: the show has not moved on"
+
+
+def test_the_names_mdns_announces_are_served(app: App) -> None:
+    for host in ("framecast.local", "framecast-2.local:8000"):
+        assert app.client.get("/status", headers={"Host": host}).status_code == 200
+    assert app.client.get("/status", headers={"Host": "framecast.example"}).status_code == 400
+    app.set_server(name="lobby")
+    assert app.client.get("/status", headers={"Host": "lobby.local"}).status_code == 200

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -74,11 +75,13 @@ def install_guards(
         if header is None or request.path == "/healthz":
             return None
         name = split_host(header)[0]
-        allowed = settings().server.allowed_hosts
+        server = settings().server
+        allowed = server.allowed_hosts
         if (
             name == "localhost"
             or is_ip_literal(name)
             or name in (machine_names() if allowed is None else allowed)
+            or _announced(name, server.name)
         ):
             return None
         shown = printable(name, 100)
@@ -155,6 +158,12 @@ def install_guards(
                 problem,
             )
         return refusal(403, error)
+
+
+def _announced(host: str, name: str) -> bool:
+    """Whether `host` is a name mDNS may announce this server by: `name`.local, or
+    `name`-2.local and so on when another machine had it first."""
+    return re.fullmatch(rf"{re.escape(name)}(-\d+)?\.local", host) is not None
 
 
 def refusal(status: int, error: str) -> Response:
