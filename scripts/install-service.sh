@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Installs Framecast as a systemd system service: it runs slideshow.py at boot as the system user
 # `framecast`, restarts it when it fails, and lets systemd's watchdog restart it when it hangs.
+# With --desktop it installs a user unit for the desktop user instead, which starts with the
+# graphical session and so can capture the screen (source = "screen").
 #
-#   bash scripts/install-service.sh [--print] [--uninstall] [--config PATH] [--port N]
+#   bash scripts/install-service.sh [--desktop] [--print] [--uninstall] [--config PATH] [--port N]
 #
+#   --desktop     a user unit (~/.config/systemd/user/framecast.service) for the desktop user, who
+#                 runs this (not root; under sudo it installs for $SUDO_USER)
 #   --print       print the unit to stdout and change nothing (no root needed)
-#   --uninstall   stop and remove the service and the user framecast
+#   --uninstall   stop and remove the service and the user framecast (with --desktop: the user unit)
 #   --config      the settings file (default: config.toml in this repository)
 #   --port        the port to serve on, overriding the config's [server] port
 set -euo pipefail
 
 usage() {
-  sed -n '5,10p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '7,14p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 die() {
@@ -23,6 +27,7 @@ die() {
 args=("$@")
 print_only=no
 uninstall=no
+desktop=no
 config=""
 port=""
 port_given=no
@@ -41,9 +46,7 @@ while [ $# -gt 0 ]; do
       port_given=yes
       shift ;;
     --port=*) port=${1#--port=}; port_given=yes ;;
-    --desktop)
-      echo "not yet supported: run bash scripts/serve.sh inside the desktop session" >&2
-      exit 2 ;;
+    --desktop) desktop=yes ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -55,9 +58,23 @@ if [ -n "$port" ] && ! [[ "$port" =~ ^[0-9]+$ && "$port" -ge 1 && "$port" -le 65
 fi
 
 # --- Root -------------------------------------------------------------------------------------
+# A desktop unit belongs to the desktop user: under sudo, run again as $SUDO_USER with that user's
+# runtime folder (where the user's systemd listens) and the caller's display.
+if [ "$desktop" = yes ] && [ "$print_only" = no ] && [ "$(id -u)" -eq 0 ]; then
+  if [ -z "${SUDO_USER:-}" ] || [ "$SUDO_USER" = root ]; then
+    die "--desktop installs for the desktop user: run it as the desktop user (without sudo)."
+  fi
+  desktop_uid=$(id -u -- "$SUDO_USER") || die "no such user: $SUDO_USER"
+  session_env=(-u DBUS_SESSION_BUS_ADDRESS -u XDG_RUNTIME_DIR)
+  if [ -d "/run/user/$desktop_uid" ]; then
+    session_env+=("XDG_RUNTIME_DIR=/run/user/$desktop_uid")
+  fi
+  exec runuser -u "$SUDO_USER" -- env ${session_env[@]+"${session_env[@]}"} \
+    bash "$0" ${args[@]+"${args[@]}"}
+fi
 # A system service needs root; --print changes nothing and does not. Re-running with sudo keeps
 # the current directory, so a relative --config still means the same file.
-if [ "$print_only" = no ] && [ "$(id -u)" -ne 0 ]; then
+if [ "$desktop" = no ] && [ "$print_only" = no ] && [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then
     exec sudo bash "$0" ${args[@]+"${args[@]}"}
   fi
@@ -76,6 +93,27 @@ repo=$(pwd -P)
 unit_name=framecast.service
 unit_path=/etc/systemd/system/$unit_name
 user=framecast
+if [ "$desktop" = yes ]; then
+  user=$(id -un)
+  home=${HOME:-$(getent passwd "$user" | cut -d: -f6)}
+  [[ "$home" == /* ]] || die "no home folder for user $user (HOME is not set)"
+  unit_dir=$home/.config/systemd/user
+  unit_path=$unit_dir/$unit_name
+fi
+
+# Can this user's systemd be reached (systemctl --user)? Says why not in $user_systemd_problem.
+user_systemd_problem=""
+user_systemd_reachable() {
+  if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
+    user_systemd_problem="XDG_RUNTIME_DIR is not set: not in $user's login session"
+    return 1
+  fi
+  if ! command -v systemctl >/dev/null 2>&1 \
+    || ! systemctl --user show-environment >/dev/null 2>&1; then
+    user_systemd_problem="systemctl --user show-environment failed"
+    return 1
+  fi
+}
 
 systemd_running() {
   [ -d /run/systemd/system ]
@@ -86,6 +124,40 @@ user_exists() {
 }
 
 # --- Uninstall --------------------------------------------------------------------------------
+if [ "$uninstall" = yes ] && [ "$desktop" = yes ]; then
+  changed=no
+  reachable=no
+  user_systemd_reachable && reachable=yes
+  if [ "$reachable" = yes ]; then
+    if systemctl --user is-enabled --quiet "$unit_name" 2>/dev/null \
+      || systemctl --user is-active --quiet "$unit_name" 2>/dev/null; then
+      systemctl --user disable --now "$unit_name"
+      echo "stopped and disabled the user unit $unit_name"
+      changed=yes
+    fi
+  fi
+  # Left by an earlier `systemctl --user enable` when the user's systemd cannot be asked now.
+  wants_link=$unit_dir/graphical-session.target.wants/$unit_name
+  if [ -L "$wants_link" ]; then
+    rm -f -- "$wants_link"
+    echo "removed $wants_link"
+    changed=yes
+  fi
+  if [ -e "$unit_path" ]; then
+    rm -f -- "$unit_path"
+    echo "removed $unit_path"
+    changed=yes
+    if [ "$reachable" = yes ]; then
+      systemctl --user daemon-reload
+      systemctl --user reset-failed "$unit_name" 2>/dev/null || true
+    else
+      echo "$user's systemd could not be reached ($user_systemd_problem): if framecast still runs,"
+      echo "stop it from the desktop session with: systemctl --user stop framecast"
+    fi
+  fi
+  [ "$changed" = yes ] || echo "nothing to remove: no $unit_path"
+  exit 0
+fi
 if [ "$uninstall" = yes ]; then
   changed=no
   if systemd_running; then
@@ -170,12 +242,47 @@ done
 
 exec_start="$(unit_word "$repo/.venv/bin/python") $(unit_word "$repo/slideshow.py")"
 exec_start+=" --config $(unit_word "$config")"
+# A box installed for signage announces itself on the LAN (<[server] name>.local); a server
+# started by hand does not, unless its config says [server] mdns = true.
+exec_start+=" --mdns"
 # --port on this command line is passed on; otherwise the server reads the config's port.
 if [ "$port_given" = yes ]; then
   exec_start+=" --port $port"
 fi
 
+# The desktop user's unit: started with the graphical session, whose DISPLAY the desktop (or
+# this script) imports into the user's systemd; no User=, no hardening that a user unit lacks.
+desktop_unit_text() {
+  cat <<EOF
+# Written by scripts/install-service.sh --desktop; run it again to update, with
+# --desktop --uninstall to remove.
+[Unit]
+Description=Framecast: the desktop or slides as a stream for TV browsers
+PartOf=graphical-session.target
+After=graphical-session.target
+StartLimitIntervalSec=60
+StartLimitBurst=5
+
+[Service]
+# The server says READY=1 once it serves and WATCHDOG=1 while it is well.
+Type=notify
+NotifyAccess=main
+WatchdogSec=30
+WorkingDirectory=${repo//%/%%}
+ExecStart=$exec_start
+Restart=on-failure
+RestartSec=2
+
+[Install]
+WantedBy=graphical-session.target
+EOF
+}
+
 unit_text() {
+  if [ "$desktop" = yes ]; then
+    desktop_unit_text
+    return
+  fi
   cat <<EOF
 # Written by scripts/install-service.sh; run it again to update, with --uninstall to remove.
 [Unit]
@@ -217,12 +324,101 @@ if [ "$print_only" = yes ]; then
   exit 0
 fi
 
+# Where the TVs find it.
+print_addresses() {
+  local address addresses
+  case "$host" in
+    127.* | localhost | ::1) addresses=(127.0.0.1) ;;
+    *)
+      addresses=()
+      for address in $(hostname -I 2>/dev/null || true); do
+        if [[ "$address" =~ ^[0-9.]+$ && "$address" != 127.* ]]; then
+          addresses+=("$address")
+        fi
+      done ;;
+  esac
+  [ "${#addresses[@]}" -gt 0 ] || addresses=("<this machine>")
+  echo "Open on the TVs:"
+  for address in "${addresses[@]}"; do
+    echo "  http://$address:$port/"
+  done
+}
+
+# The unit file, written only when it changed; sets $changed.
+write_unit() {
+  local new_unit
+  new_unit=$(unit_text)
+  changed=yes
+  if [ -f "$unit_path" ] && [ "$(cat "$unit_path")" = "$new_unit" ]; then
+    changed=no
+    echo "unit unchanged: $unit_path"
+  else
+    printf '%s\n' "$new_unit" >"$unit_path.tmp"
+    chmod 644 "$unit_path.tmp"
+    mv -f "$unit_path.tmp" "$unit_path"
+    echo "wrote $unit_path"
+  fi
+}
+
 # --- Install ----------------------------------------------------------------------------------
-# The virtualenv, as scripts/serve.sh makes it.
+# The virtualenv, as scripts/serve.sh makes it (with --desktop, as the desktop user).
 source scripts/apt.sh
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_install python3-venv
+if [ "$desktop" = yes ] && [ ! -x .venv/bin/python ]; then
+  if [ -e .venv/bin/python ] || [ -L .venv/bin/python ]; then
+    echo "User $user cannot run $repo/.venv/bin/python (or what it links to). Make the" >&2
+    echo "virtualenv as $user, or readable and runnable by $user, then run this again." >&2
+    exit 1
+  elif [ ! -w . ]; then
+    echo "There is no virtualenv $repo/.venv and user $user cannot make one: $repo is not" >&2
+    echo "writable by $user. Make it as the repository's owner (bash scripts/serve.sh does, or" >&2
+    echo "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt), then run this again." >&2
+    exit 1
+  fi
+fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+
+# --- Install: the desktop user's unit ---------------------------------------------------------
+if [ "$desktop" = yes ]; then
+  if [ "$port" -lt 1024 ]; then
+    echo "note: port $port is below 1024, which a desktop user usually may not open; choose" \
+      "--port 1024 or more"
+  fi
+  mkdir -p -- "$unit_dir"
+  write_unit
+  if ! user_systemd_reachable; then
+    echo "$user's systemd could not be reached ($user_systemd_problem): the unit is written but" \
+      "not started."
+    echo "Start it from the desktop session (it then starts at every desktop login) with:"
+    echo "  systemctl --user enable --now framecast"
+    exit 0
+  fi
+  # The session's display, for the unit; most desktops import it themselves at login.
+  if [ -n "${DISPLAY:-}" ]; then
+    session_vars=(DISPLAY)
+    [ -z "${XAUTHORITY:-}" ] || session_vars+=(XAUTHORITY)
+    systemctl --user import-environment "${session_vars[@]}"
+    echo "imported ${session_vars[*]} into $user's systemd"
+  fi
+  was_active=no
+  systemctl --user is-active --quiet "$unit_name" && was_active=yes
+  systemctl --user daemon-reload
+  user_start_failed() {
+    echo "$unit_name did not start; its last log lines:" >&2
+    journalctl --user -u "$unit_name" -n 20 --no-pager >&2 || true
+    exit 1
+  }
+  if [ "$was_active" = yes ] && [ "$changed" = yes ]; then
+    systemctl --user restart "$unit_name" || user_start_failed
+    echo "restarted $unit_name with the new unit"
+  fi
+  systemctl --user enable --now "$unit_name" || user_start_failed
+  echo "$unit_name is enabled and running in $user's desktop session:" \
+    "systemctl --user status framecast, journalctl --user -u framecast -f"
+  print_addresses
+  exit 0
+fi
 
 if user_exists; then
   echo "user $user exists"
@@ -295,18 +491,7 @@ if ! error=$(cd / && runuser -u "$user" -- "$repo/.venv/bin/python" -c 'import f
   exit 1
 fi
 
-# The unit file, written only when it changed.
-new_unit=$(unit_text)
-changed=yes
-if [ -f "$unit_path" ] && [ "$(cat "$unit_path")" = "$new_unit" ]; then
-  changed=no
-  echo "unit unchanged: $unit_path"
-else
-  printf '%s\n' "$new_unit" >"$unit_path.tmp"
-  chmod 644 "$unit_path.tmp"
-  mv -f "$unit_path.tmp" "$unit_path"
-  echo "wrote $unit_path"
-fi
+write_unit
 
 if ! systemd_running; then
   echo "systemd is not running here: the unit is installed but could not be started"
@@ -327,20 +512,4 @@ if [ "$was_active" = yes ] && [ "$changed" = yes ]; then
 fi
 systemctl enable --now "$unit_name" || start_failed
 echo "$unit_name is enabled and running: systemctl status framecast, journalctl -u framecast -f"
-
-# Where the TVs find it.
-case "$host" in
-  127.* | localhost | ::1) addresses=(127.0.0.1) ;;
-  *)
-    addresses=()
-    for address in $(hostname -I 2>/dev/null || true); do
-      if [[ "$address" =~ ^[0-9.]+$ && "$address" != 127.* ]]; then
-        addresses+=("$address")
-      fi
-    done ;;
-esac
-[ "${#addresses[@]}" -gt 0 ] || addresses=("<this machine>")
-echo "Open on the TVs:"
-for address in "${addresses[@]}"; do
-  echo "  http://$address:$port/"
-done
+print_addresses

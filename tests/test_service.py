@@ -1,7 +1,12 @@
 """scripts/install-service.sh for real: the unit it prints passes `systemd-analyze verify`, an
 install creates the user framecast and the unit, whose ExecStart serves as that user, and
 --uninstall removes both. Needs root; where systemd is not PID 1 (containers) the unit cannot
-be started, so the test runs its ExecStart itself."""
+be started, so the test runs its ExecStart itself.
+
+--desktop (a user unit for the desktop user): its printed unit passes `systemd-analyze --user
+verify`; a real install runs as an unprivileged user with a temporary HOME (as root: the user
+nobody, through runuser; otherwise the current user) and without a user systemd to reach, so the
+unit is written, not started, and --uninstall removes it."""
 
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ from support import ROOT, free_port, solid, wait_for
 SCRIPT = ROOT / "scripts" / "install-service.sh"
 UNIT = Path("/etc/systemd/system/framecast.service")
 NOT_STARTED = "systemd is not running here: the unit is installed but could not be started"
+USER_SYSTEMD_UNREACHABLE = "systemd could not be reached (XDG_RUNTIME_DIR is not set"
 
 
 def run_script(*args: str, script: Path = SCRIPT) -> subprocess.CompletedProcess[str]:
@@ -74,14 +80,22 @@ def python_for_others() -> Path | None:
 # --- --print: no root, no changes -----------------------------------------------------------
 
 
-def verify(unit_text: str) -> None:
-    """`systemd-analyze verify` exits 0 even for keys it ignores, so its warnings count too."""
+def verify(unit_text: str, *, user: bool = False) -> None:
+    """`systemd-analyze verify` exits 0 even for keys it ignores, so its warnings count too.
+    With `user`, as a user unit (`--user verify`), which needs XDG_RUNTIME_DIR: a temporary one
+    serves, so this runs as root too."""
     folder = Path(tempfile.mkdtemp(dir="/tmp"))
     try:
         path = folder / "framecast.service"
         path.write_text(unit_text)
+        runtime = folder / "runtime"
+        runtime.mkdir(mode=0o700)
         result = subprocess.run(
-            ["systemd-analyze", "verify", str(path)], capture_output=True, text=True, timeout=60
+            ["systemd-analyze", *(["--user"] if user else []), "verify", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
         )
         assert result.returncode == 0, result.stderr
         complaints = [line for line in result.stderr.splitlines() if "framecast.service" in line]
@@ -121,10 +135,51 @@ def test_print_shows_a_unit_that_systemd_accepts_and_changes_nothing() -> None:
     assert "--port 80" in unit_value(low.stdout, "ExecStart")
 
 
-def test_desktop_is_refused_with_what_to_do_instead() -> None:
-    result = run_script("--desktop")
-    assert result.returncode == 2
-    assert "bash scripts/serve.sh inside the desktop session" in result.stderr
+def test_desktop_print_shows_a_user_unit_that_systemd_accepts() -> None:
+    need_tool("systemd-analyze", "systemd")
+    result = run_script("--desktop", "--print", "--port", "8080")
+    assert result.returncode == 0, result.stderr
+    unit = result.stdout
+    verify(unit, user=True)
+    assert unit_value(unit, "PartOf") == "graphical-session.target"
+    assert unit_value(unit, "After") == "graphical-session.target"
+    assert unit_value(unit, "WantedBy") == "graphical-session.target"
+    assert unit_value(unit, "Type") == "notify"
+    assert unit_value(unit, "NotifyAccess") == "main"
+    assert unit_value(unit, "WatchdogSec") == "30"
+    assert unit_value(unit, "Restart") == "on-failure"
+    assert unit_value(unit, "RestartSec") == "2"
+    assert "User=" not in unit
+    assert "Group=" not in unit
+    assert shlex.split(unit_value(unit, "ExecStart")) == [
+        str(ROOT / ".venv" / "bin" / "python"),
+        str(ROOT / "slideshow.py"),
+        "--config",
+        str(ROOT / "config.toml"),
+        "--mdns",
+        "--port",
+        "8080",
+    ]
+    plain = run_script("--desktop", "--print")
+    assert plain.returncode == 0, plain.stderr
+    assert "--port" not in unit_value(plain.stdout, "ExecStart")
+
+
+def test_desktop_as_root_without_sudo_user_is_refused(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the refusal is for root")
+    env = {key: value for key, value in os.environ.items() if key != "SUDO_USER"}
+    result = subprocess.run(
+        ["bash", str(SCRIPT), "--desktop"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+        env={**env, "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "run it as the desktop user (without sudo)" in result.stderr
+    assert not (tmp_path / ".config").exists()
 
 
 # --- Real installs ---------------------------------------------------------------------------
@@ -165,6 +220,37 @@ def copy_repo(target: Path, python: Path) -> None:
     subprocess.run(["chmod", "-R", "a+rX", str(target)], check=True)
 
 
+def new_folder() -> Path:
+    """Not tmp_path: pytest's folders are 700, closed to other users."""
+    folder = Path(tempfile.mkdtemp(prefix="framecast-service-", dir="/tmp"))
+    folder.chmod(0o755)
+    return folder
+
+
+def make_setup(folder: Path, python: Path) -> Setup:
+    """The copy of the repository, a config and its images folder in `folder`."""
+    copy_repo(folder / "repo", python)
+    port = free_port()
+    config = folder / "config.toml"
+    text = (ROOT / "config.toml").read_text()
+    text = text.replace('host = "0.0.0.0"', 'host = "127.0.0.1"')
+    text = text.replace("port = 8000", f"port = {port}")
+    config.write_text(text)
+    config.chmod(0o644)
+    images = folder / "images"
+    images.mkdir(mode=0o755)
+    solid(images / "one.jpg", (220, 30, 30)).chmod(0o644)
+    return Setup(folder, folder / "repo", config, port)
+
+
+def need_python_for_others() -> Path:
+    python = python_for_others()
+    packages = Path(sysconfig.get_paths()["purelib"])
+    if python is None or not reachable_by_others(packages / "x"):
+        pytest.skip("no Python of this version that another user can run")
+    return python
+
+
 @pytest.fixture
 def setup() -> Iterator[Setup]:
     if os.geteuid() != 0:
@@ -174,26 +260,10 @@ def setup() -> Iterator[Setup]:
     need_tool("userdel", "passwd")
     if UNIT.exists() or user_exists():
         pytest.skip(f"{UNIT} or user framecast already exists here: the test leaves them alone")
-    python = python_for_others()
-    packages = Path(sysconfig.get_paths()["purelib"])
-    if python is None or not reachable_by_others(packages / "x"):
-        pytest.skip("no Python of this version that another user can run")
-    # Not tmp_path: pytest's folders are 700, closed to the user framecast.
-    folder = Path(tempfile.mkdtemp(prefix="framecast-service-", dir="/tmp"))
-    folder.chmod(0o755)
+    python = need_python_for_others()
+    folder = new_folder()
     try:
-        copy_repo(folder / "repo", python)
-        port = free_port()
-        config = folder / "config.toml"
-        text = (ROOT / "config.toml").read_text()
-        text = text.replace('host = "0.0.0.0"', 'host = "127.0.0.1"')
-        text = text.replace("port = 8000", f"port = {port}")
-        config.write_text(text)
-        config.chmod(0o644)
-        images = folder / "images"
-        images.mkdir(mode=0o755)
-        solid(images / "one.jpg", (220, 30, 30)).chmod(0o644)
-        yield Setup(folder, folder / "repo", config, port)
+        yield make_setup(folder, python)
     finally:
         # Clean the system even when the test failed half-way.
         result = run_script(
@@ -233,7 +303,9 @@ def test_install_creates_user_and_unit_that_serves_and_uninstall_removes_them(
     assert unit_value(unit, "WorkingDirectory") == str(setup.repo)
     assert "AmbientCapabilities" not in unit
     command = shlex.split(unit_value(unit, "ExecStart"))
-    assert command[-2:] == ["--config", str(setup.config)]
+    # The service announces itself; the test config's host is 127.0.0.1, so it does so on
+    # loopback only.
+    assert command[-3:] == ["--config", str(setup.config), "--mdns"]
 
     if Path("/run/systemd/system").exists():
         # systemd runs here: the script started the service itself.
@@ -304,3 +376,121 @@ def test_an_images_folder_the_user_cannot_read_is_named_and_nothing_installed(
     assert str(locked) in result.stderr
     assert "chmod o+rx" in result.stderr
     assert not UNIT.exists()
+
+
+# --- Real --desktop installs -----------------------------------------------------------------
+
+
+@dataclass
+class DesktopSetup:
+    """A copy as for the system service, and the desktop user who installs: as root the user
+    nobody (through runuser), else the current user; HOME a fresh folder that user owns, and no
+    session (no XDG_RUNTIME_DIR, D-Bus or DISPLAY), so no user systemd to reach."""
+
+    setup: Setup
+    home: Path
+
+    @property
+    def unit(self) -> Path:
+        return self.home / ".config" / "systemd" / "user" / "framecast.service"
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [
+            "env",
+            "-u",
+            "XDG_RUNTIME_DIR",
+            "-u",
+            "DBUS_SESSION_BUS_ADDRESS",
+            "-u",
+            "DISPLAY",
+            "-u",
+            "SUDO_USER",
+            f"HOME={self.home}",
+            "bash",
+            str(self.setup.script),
+            "--desktop",
+            *args,
+        ]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "nobody", "--", *command]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd="/")
+
+    def install(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.run("--config", str(self.setup.config), *args)
+
+
+@pytest.fixture
+def desktop() -> Iterator[DesktopSetup]:
+    if os.geteuid() == 0:
+        need_tool("runuser", "util-linux")
+        if subprocess.run(["getent", "passwd", "nobody"], capture_output=True).returncode:
+            pytest.skip("no user nobody to install as")
+    python = need_python_for_others()
+    folder = new_folder()
+    try:
+        setup = make_setup(folder, python)
+        home = folder / "home"
+        home.mkdir()
+        if os.geteuid() == 0:
+            shutil.chown(home, "nobody")
+        yield DesktopSetup(setup, home)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_desktop_install_writes_the_user_unit_and_uninstall_removes_it(
+    desktop: DesktopSetup,
+) -> None:
+    result = desktop.install()
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert f"wrote {desktop.unit}" in output
+    assert USER_SYSTEMD_UNREACHABLE in output
+    assert "systemctl --user enable --now framecast" in output
+    unit = desktop.unit.read_text()
+    assert unit_value(unit, "WantedBy") == "graphical-session.target"
+    assert "User=" not in unit
+    assert shlex.split(unit_value(unit, "ExecStart")) == [
+        str(desktop.setup.repo / ".venv" / "bin" / "python"),
+        str(desktop.setup.repo / "slideshow.py"),
+        "--config",
+        str(desktop.setup.config),
+        "--mdns",
+    ]
+    if shutil.which("systemd-analyze"):
+        verify(unit, user=True)
+    assert not (desktop.setup.folder / "etc").exists()
+
+    again = desktop.install()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"unit unchanged: {desktop.unit}" in again.stdout
+    assert desktop.unit.read_text() == unit
+
+    # What `systemctl --user enable` leaves, when the user's systemd cannot be asked to undo it.
+    wants = desktop.unit.parent / "graphical-session.target.wants"
+    wants.mkdir()
+    (wants / "framecast.service").symlink_to(desktop.unit)
+    if os.geteuid() == 0:
+        shutil.chown(wants, "nobody")
+    removed = desktop.run("--uninstall")
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert f"removed {desktop.unit}" in removed.stdout
+    assert not desktop.unit.exists()
+    assert not (wants / "framecast.service").is_symlink()
+    nothing = desktop.run("--uninstall")
+    assert nothing.returncode == 0, nothing.stdout + nothing.stderr
+    assert "nothing to remove" in nothing.stdout
+
+
+def test_desktop_without_venv_in_a_repository_the_user_cannot_write_says_so(
+    desktop: DesktopSetup,
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs a repository the installing user cannot write: run as root")
+    shutil.rmtree(desktop.setup.repo / ".venv")
+    result = desktop.install()
+    assert result.returncode == 1, result.stdout + result.stderr
+    said = " ".join(result.stderr.split())
+    assert f"There is no virtualenv {desktop.setup.repo}/.venv" in said
+    assert f"{desktop.setup.repo} is not writable by nobody" in said
+    assert not desktop.unit.exists()
