@@ -78,7 +78,7 @@ if [ "$desktop" = no ] && [ "$print_only" = no ] && [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then
     exec sudo bash "$0" ${args[@]+"${args[@]}"}
   fi
-  die "Installing a system service needs root: run this again as root."
+  die "Installing a system service needs root: run this again as root. For screen mode, install a unit for your desktop session instead: bash scripts/install-service.sh --desktop"
 fi
 
 # The config is named relative to where the script was started; resolve it before moving.
