@@ -152,10 +152,6 @@ class ShowRegistry:
 
     # --- HTTP threads -----------------------------------------------------------------------
 
-    @property
-    def settings(self) -> Settings:
-        return self._settings
-
     def names(self) -> list[str]:
         with self._lock:
             return list(self._shows)

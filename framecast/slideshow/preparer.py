@@ -51,7 +51,8 @@ class SlidePreparer:
         self._cond = threading.Condition()
         self._wanted: list[_Key] = []
         self._failed: dict[_Key, str] = {}
-        self._job: tuple[_Key, float, int] | None = None
+        self._job: tuple[_Key, float] | None = None
+        """The slide being prepared and when it began."""
         self._generation = 0
         self._timeout = 10.0
         self._stopping = False
@@ -90,7 +91,7 @@ class SlidePreparer:
         """Give up on a job past the timeout and hand the work to a new worker (lock held)."""
         if self._job is None:
             return
-        key, started, _ = self._job
+        key, started = self._job
         if time.monotonic() - started < self._timeout:
             return
         self._fail(
@@ -127,7 +128,7 @@ class SlidePreparer:
         while not self._stopping and generation == self._generation:
             for key in self._wanted:
                 if key not in self._failed and self._renderer.cached(*key) is None:
-                    self._job = (key, time.monotonic(), generation)
+                    self._job = (key, time.monotonic())
                     return key
             self._cond.wait()
         return None
