@@ -22,7 +22,7 @@ log = logging.getLogger("framecast")
 
 SERVICE_TYPE = "_http._tcp.local."
 MDNS_GROUP = "224.0.0.251"
-RESOLVE_MS = 1500
+RESOLVE_MS = 3000
 """How long to listen for another machine answering for a name before taking it."""
 MAX_SUFFIX = 20
 STOP_SECONDS = 1.0
@@ -77,9 +77,13 @@ class Announcer:
             self._zeroconf = zeroconf
         try:
             host = self._free_host(zeroconf)
+            # Named after its host when that is not the first choice, so the second box's
+            # service does not depend on zeroconf renaming it.
+            first = host == f"{self._name}.local"
+            instance = "Framecast" if first else f"Framecast ({host.removesuffix('.local')})"
             info = ServiceInfo(
                 SERVICE_TYPE,
-                f"Framecast.{SERVICE_TYPE}",
+                f"{instance}.{SERVICE_TYPE}",
                 addresses=[socket.inet_aton(a) for a in self._addresses],
                 port=self._port,
                 server=f"{host}.",
