@@ -64,11 +64,7 @@ class Announcer:
             _multicast_route()
             zeroconf = Zeroconf(interfaces=self._addresses)
         except OSError as error:
-            log.warning(
-                "Cannot announce %s.local on the network (mDNS: %s); the server serves anyway",
-                self._name,
-                error,
-            )
+            self._cannot(error)
             return
         with self._lock:
             if self._stopping:
@@ -91,14 +87,17 @@ class Announcer:
             )
             zeroconf.register_service(info, allow_name_change=True)
         except OSError as error:
-            log.warning(
-                "Cannot announce %s.local on the network (mDNS: %s); the server serves anyway",
-                self._name,
-                error,
-            )
+            self._cannot(error)
             return
         self.host = host
         log.info("Announced on the network: http://%s:%d/", host, self._port)
+
+    def _cannot(self, error: OSError) -> None:
+        log.warning(
+            "Cannot announce %s.local on the network (mDNS: %s); the server serves anyway",
+            self._name,
+            error,
+        )
 
     def _free_host(self, zeroconf: Zeroconf) -> str:
         """`name`.local, or `name-2`.local and so on when another machine answers for it."""

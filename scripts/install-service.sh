@@ -250,6 +250,20 @@ if [ "$port_given" = yes ]; then
   exec_start+=" --port $port"
 fi
 
+# What both units run, and how systemd watches it.
+service_lines() {
+  cat <<EOF
+# The server says READY=1 once it serves and WATCHDOG=1 while it is well.
+Type=notify
+NotifyAccess=main
+WatchdogSec=30
+WorkingDirectory=${repo//%/%%}
+ExecStart=$exec_start
+Restart=on-failure
+RestartSec=2
+EOF
+}
+
 # The desktop user's unit: started with the graphical session, whose DISPLAY the desktop (or
 # this script) imports into the user's systemd; no User=, no hardening that a user unit lacks.
 desktop_unit_text() {
@@ -264,14 +278,7 @@ StartLimitIntervalSec=60
 StartLimitBurst=5
 
 [Service]
-# The server says READY=1 once it serves and WATCHDOG=1 while it is well.
-Type=notify
-NotifyAccess=main
-WatchdogSec=30
-WorkingDirectory=${repo//%/%%}
-ExecStart=$exec_start
-Restart=on-failure
-RestartSec=2
+$(service_lines)
 
 [Install]
 WantedBy=graphical-session.target
@@ -293,16 +300,9 @@ StartLimitIntervalSec=60
 StartLimitBurst=5
 
 [Service]
-# The server says READY=1 once it serves and WATCHDOG=1 while it is well.
-Type=notify
-NotifyAccess=main
-WatchdogSec=30
 User=$user
 Group=$user
-WorkingDirectory=${repo//%/%%}
-ExecStart=$exec_start
-Restart=on-failure
-RestartSec=2
+$(service_lines)
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=$protect_home
