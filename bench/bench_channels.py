@@ -187,18 +187,32 @@ def _spread(errors: list[float]) -> str:
 
 
 def cpu_with_one_watched(work: Path, binary: Path, channels: int) -> float:
-    """Server CPU (% of a core) over the window while 10 viewers watch ch00 alone."""
+    """Server CPU (% of a core) while 10 viewers watch ch00 alone, over a window of whole slide
+    intervals that begins half-way through one: every window holds the same number of fades."""
     server = start(work, channels, first_in_top=channels == 1)
     try:
+        name = "ch00" if channels > 1 else "default"
         path = "/c/ch00/stream" if channels > 1 else "/stream"
-        load = viewers(binary, server.port, path, WINDOW)
+        load = viewers(binary, server.port, path, WINDOW + 2 * INTERVAL)
         time.sleep(WARMUP)
         wait_for(lambda: status(server)["clients"] == VIEWERS, 10, what="the viewers")
+        shown = slide_of(server, name)
+        wait_for(lambda: slide_of(server, name) != shown, 2 * INTERVAL, what="a slide change")
+        time.sleep(INTERVAL / 2)
         cpu0, began = proc_stat(server.process.pid)[0], time.monotonic()
+        time.sleep(WINDOW)
+        cpu = proc_stat(server.process.pid)[0] - cpu0
+        elapsed = time.monotonic() - began
         load.communicate()
-        return (proc_stat(server.process.pid)[0] - cpu0) / (time.monotonic() - began) * 100
+        return cpu / elapsed * 100
     finally:
         server.stop()
+
+
+def slide_of(server: Server, channel: str) -> str:
+    if channel == "default":
+        return str(status(server)["slide"])
+    return str(status(server)["channels"][channel]["slide"])
 
 
 def bench_unwatched(work: Path, binary: Path, runs: int) -> None:

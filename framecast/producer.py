@@ -2,34 +2,30 @@
 
 It owns the folder playlist (replacing it when the folder setting changes) and the screen
 capture (running it only while someone watches), times the slides, has the current and the next
-slide prepared on a worker (so a big photo neither stalls the stream nor comes late), adds labels
-and fades, and publishes only when what is shown changes: a still show costs nothing here, and
-the web layer re-sends for keepalive. A show nobody watches only keeps its place by the clock:
-it prepares, renders and publishes nothing until a stream client or a snapshot wants a frame.
+slide prepared on a worker (so a big photo neither stalls the stream nor comes late), and hands
+each slide to its presenter, which adds labels and fades and publishes only when what is shown
+changes: a still show costs nothing here, and the web layer re-sends for keepalive. A show
+nobody watches only keeps its place by the clock: it prepares, renders and publishes nothing
+until a stream client or a snapshot wants a frame.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path, PurePosixPath
-
-from PIL import Image
 
 from .config import Settings, SlideshowSettings
 from .hub import FrameHub
-from .render.compose import Labels, crossfade_jpegs, label
-from .render.imaging import RenderSpec, encode_jpeg, render_spec, turn, unturn
-from .render.placeholder import render_message
+from .render.imaging import RenderSpec, render_spec
 from .screen.capture import ScreenCapture
 from .screen.feed import ScreenFeeds
 from .slideshow.folder import FolderPlaylist
 from .slideshow.ordering import Slide
 from .slideshow.preparer import Refused, SlidePreparer
+from .slideshow.presenter import SlidePresenter
 from .slideshow.renderer import SlideRenderer
 from .supervise import SupervisedThread
 
@@ -40,6 +36,11 @@ SCREEN_CHECK_SECONDS = 1.0
 """How often the producer looks at the screen source's demand when nothing wakes it."""
 SCHEDULE_CHECK_SECONDS = 30.0
 """With nothing to show, look this often whether schedule.toml now allows a slide."""
+REST_CHECK_SECONDS = 30.0
+"""While nobody watches, the show catches up with the clock this often, for /status: a show
+woken for every slide would cost the CPU of a watched one as channels add up."""
+CATCH_UP_STEPS = 1000
+"""The most slides a show moves on by in one catch-up; past that it starts afresh on the next."""
 PREPARING_CHECK_SECONDS = 0.25
 """While the slide to show is still being prepared, look this often whether it took too long
 (the preparer wakes the producer as soon as it is ready)."""
@@ -78,8 +79,6 @@ class SlideshowProducer:
         address: Callable[[], str] | None = None,
     ) -> None:
         self._hub = hub
-        self._address = address
-        """The address TVs open, shown with its QR code on the set-up placeholders."""
         self._renderer = renderer or SlideRenderer()
         self._playlist_factory = playlist_factory
         self._settings = settings
@@ -87,11 +86,8 @@ class SlideshowProducer:
         self._stopping = False
         self._playlist: FolderPlaylist | None = None
         self._current: Slide | None = None
-        self._shown: tuple[object, ...] | None = None
-        self._shown_image: Image.Image | None = None
-        self._shown_path: Path | None = None
+        self._presenter = SlidePresenter(hub, clock, address)
         self._shown_at = 0.0
-        self._capped: SlideshowSettings | None = None
         self._clock = clock
         self._source = settings.stream.source
         self._commands: list[str] = []
@@ -194,7 +190,7 @@ class SlideshowProducer:
     def _step_screen(self, settings: Settings) -> float:
         """Run the capture thread while someone wants frames, and only then."""
         self._screen.apply(settings)
-        self._shown = self._shown_image = None
+        self._presenter.forget()
         wanted = self._hub.wanted
         if wanted and not self._screen.running:
             self._screen.start()
@@ -226,16 +222,15 @@ class SlideshowProducer:
             # Paused, or the slide is not on the stream yet: its time has not started.
             self._shown_at = now
         elif now >= due:
-            current = playlist.advance(current)
-            # Keep to the schedule when a step runs a little late, so fast shows do not drift.
-            self._shown_at = due if now - due < interval else now
+            current, self._shown_at = self._moved_on(settings, playlist, current, due, now)
         self._current = current
         self._preparing = False
         if not self._hub.wanted:
             return self._rest(settings, playlist, spec)
+        self._resting = False
         if current is None:
             self._on_screen = None
-            self._show_placeholder(playlist, spec)
+            self._presenter.show_placeholder(playlist, spec)
             return min(interval, SCHEDULE_CHECK_SECONDS)
         upcoming = playlist.peek(current)
         wanted = [current] if upcoming in (None, current) else [current, upcoming]
@@ -249,92 +244,45 @@ class SlideshowProducer:
             return 0
         jpeg = prepared
         interval = self._interval(settings, playlist, current)
-        labels = self._labels(settings, current)
-        fade = self._fade_steps(settings.slideshow)
-        if labels.empty and not fade:
-            self._show(("slide", current, spec), lambda: jpeg, spec)
-        else:
-            self._show_composed(current, jpeg, labels, fade, settings.slideshow, spec)
+        self._presenter.show_slide(current, jpeg, settings, spec)
         self._on_screen = current
         wait = self._shown_at + interval - time.monotonic()
-        if labels.clock is not None:
+        if settings.overlay.clock:
             wait = min(wait, 60.0 - self._clock().second - self._clock().microsecond / 1e6)
         return max(0.0, wait)
 
+    def _moved_on(
+        self, settings: Settings, playlist: FolderPlaylist, slide: Slide, due: float, now: float
+    ) -> tuple[Slide | None, float]:
+        """The slide after `slide`, whose time was due at `due`, and when its time began. After a
+        rest, as many slides on as the time that passed holds, so that a show nobody watches
+        needs no step per slide to keep its place by the clock."""
+        current = playlist.advance(slide)
+        if not self._resting:
+            # A little late keeps to the schedule, so fast shows do not drift.
+            return current, due if now - due < self._interval(settings, playlist, slide) else now
+        for _ in range(CATCH_UP_STEPS):
+            ends = due + self._interval(settings, playlist, current)
+            if current is None or ends > now:
+                return current, due
+            current, due = playlist.advance(current), ends
+        return current, now
+
     def _rest(self, settings: Settings, playlist: FolderPlaylist, spec: RenderSpec) -> float:
-        """Nobody wants frames: make none, and stop preparing. The hub's frame is marked outdated
-        so that a snapshot or a new client waits for the current slide, which the step woken by
-        the demand shows (or confirms, when it is still the frame there); returns how long until
-        the slide is due."""
-        self._hub.outdate()
+        """Nobody wants frames: make none, stop preparing, and sleep until somebody does (or a
+        while: /status shows where the show is by the clock); the step woken then catches up
+        with the clock and shows the slide the show is on."""
+        self._presenter.rest()
         self._resting = True
         self._preparer.want([], spec, settings.slideshow.prepare_timeout)
         self._on_screen = self._current
-        if self._current is None:
-            return min(settings.slideshow.interval, SCHEDULE_CHECK_SECONDS)
-        interval = self._interval(settings, playlist, self._current)
-        return max(0.0, self._shown_at + interval - time.monotonic())
+        return REST_CHECK_SECONDS
 
     @staticmethod
     def _interval(settings: Settings, playlist: FolderPlaylist, slide: Slide | None) -> float:
         """The slide's own duration from schedule.toml, or [slideshow] interval."""
         own = playlist.duration(slide) if slide else None
         return own or settings.slideshow.interval
-
-    def _labels(self, settings: Settings, slide: Slide) -> Labels:
-        overlay = settings.overlay
-        return Labels(
-            clock=self._clock().strftime(overlay.clock_format) if overlay.clock else None,
-            clock_corner=overlay.clock or "top-right",
-            caption=PurePosixPath(slide.name).stem if overlay.caption == "name" else None,
-            font_size=overlay.font_size,
-        )
-
-    def _fade_steps(self, settings: SlideshowSettings) -> int:
-        """How many frames a fade takes, its length capped at half the interval."""
-        if settings.transition != "fade":
-            return 0
-        seconds = min(settings.transition_seconds, settings.interval / 2)
-        if seconds < settings.transition_seconds and self._capped != settings:
-            log.warning(
-                "transition_seconds = %g is longer than half the %g s interval: capped at %g s",
-                settings.transition_seconds,
-                settings.interval,
-                seconds,
-            )
-        self._capped = settings
-        steps = round(seconds * settings.transition_fps)
-        return steps if steps > 1 else 0
-
-    def _show_composed(
-        self,
-        slide: Slide,
-        jpeg: bytes,
-        labels: Labels,
-        fade: int,
-        settings: SlideshowSettings,
-        spec: RenderSpec,
-    ) -> None:
-        """Publish the slide with its labels, faded in from the frame before when it is new and
-        that frame was on the stream (not outdated by a rest). Labels are drawn on the upright
-        picture, so that they read upright on a turned panel."""
-        key = ("composed", slide, spec, labels)
-        if self._still_shown(key):
-            return
-        with Image.open(io.BytesIO(jpeg)) as decoded:
-            upright = label(unturn(decoded.convert("RGB"), spec.rotate), labels)
-        frame = turn(upright, spec.rotate)
-        before = None if self._resting else self._shown_image
-        if before is not None and fade and slide.path != self._shown_path:
-            pace = 1.0 / settings.transition_fps
-            next_at = time.monotonic()
-            for between in crossfade_jpegs(before, frame, fade, spec.quality):
-                self._hub.publish(between, spec.width, spec.height)
-                next_at += pace
-                time.sleep(max(0.0, next_at - time.monotonic()))
-        self._hub.publish(encode_jpeg(frame, spec.quality, optimize=True), spec.width, spec.height)
-        self._shown, self._shown_image, self._shown_path = key, frame, slide.path
-        self._resting = False
 
     def _take_commands(self) -> list[str]:
         """Apply pause and resume; return the "next" and "previous" asked for, in order."""
@@ -365,46 +313,3 @@ class SlideshowProducer:
         self._playlist = self._playlist_factory(settings, self._wake.set)
         self._playlist.start()
         return self._playlist
-
-    def _show_placeholder(self, playlist: FolderPlaylist, spec: RenderSpec) -> None:
-        exists = playlist.folder_exists
-        if exists is None:
-            return
-        folder = str(playlist.folder)
-        if exists and playlist.count:
-            title = "Nothing is scheduled now"
-            lines = [f"{playlist.count} slide(s) are outside their times in schedule.toml"]
-        elif exists:
-            title, lines = "No images yet", [f"Drop images into {folder}"]
-            skipped = len(playlist.skipped())
-            if skipped:
-                lines.append(f"{skipped} file(s) skipped: see /status")
-        else:
-            title, lines = "Folder not found", [f"Create {folder} and drop images into it"]
-        # A show still to be set up names the address to open, with its QR code for a phone;
-        # one that has slides, only waiting for their times, keeps its plain message.
-        address = None if (exists and playlist.count) or self._address is None else self._address()
-        self._show(
-            ("placeholder", title, tuple(lines), address, spec),
-            lambda: encode_jpeg(
-                turn(render_message(title, lines, spec.upright, address), spec.rotate),
-                spec.quality,
-            ),
-            spec,
-        )
-
-    def _show(self, key: tuple[object, ...], jpeg: Callable[[], bytes], spec: RenderSpec) -> None:
-        """Publish the frame `key` names, unless it is already what the stream shows."""
-        if not self._still_shown(key):
-            self._hub.publish(jpeg(), spec.width, spec.height)
-            self._shown, self._shown_image, self._resting = key, None, False
-
-    def _still_shown(self, key: tuple[object, ...]) -> bool:
-        """Whether the hub's frame is the one `key` names; after a rest it is confirmed, so that
-        it counts as current again without being made twice."""
-        if key != self._shown:
-            return False
-        if self._resting:
-            self._hub.confirm()
-            self._resting = False
-        return True

@@ -11,8 +11,8 @@ from PIL import Image, ImageChops, ImageStat
 from support import BLUE, GREEN, RED, close_to
 
 from framecast.render import pixman
-from framecast.render.compose import Labels, crossfade, crossfade_jpegs, label
-from framecast.render.imaging import RenderSpec, fit
+from framecast.render.compose import MIN_FADE_FRAMES, Labels, fade, label
+from framecast.render.imaging import RenderSpec, encode_jpeg, fit
 
 
 def region_changed(a: Image.Image, b: Image.Image, box: tuple[int, int, int, int]) -> float:
@@ -39,34 +39,45 @@ def test_a_caption_sits_along_the_bottom_and_is_legible_on_white() -> None:
     assert region_changed(slide, labelled, (0, 0, 640, 200)) == 0
 
 
-def test_crossfade_frames_are_blends_of_both_slides() -> None:
-    before, after = Image.new("RGB", (64, 36), RED), Image.new("RGB", (64, 36), GREEN)
-    frames = list(crossfade(before, after, 4))
-    assert len(frames) == 3
-    middle = frames[1].getpixel((32, 18))
-    expected = tuple((a + b) // 2 for a, b in zip(RED, GREEN, strict=True))
-    assert close_to(middle, expected, 3)  # type: ignore[arg-type]
-    reds = [f.getpixel((32, 18))[0] for f in frames]  # type: ignore[index]
-    assert reds == sorted(reds, reverse=True), "red fades out step by step"
-
-
 @pytest.mark.parametrize("with_pixman", [True, False])
-def test_encoded_crossfade_frames_are_blends_with_pixman_or_without(
+def test_fade_frames_are_half_size_blends_with_pixman_or_without(
     with_pixman: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if with_pixman:
         need_pixman()
     monkeypatch.setattr(pixman, "available", with_pixman)
     before, after = Image.new("RGB", (64, 36), RED), Image.new("RGB", (64, 36), GREEN)
-    frames = [Image.open(io.BytesIO(jpeg)) for jpeg in crossfade_jpegs(before, after, 4, 90)]
+    between = fade(before, after, 4, 90, slide_bytes=10**6)
+    assert between.size == (32, 18)
+    frames = [Image.open(io.BytesIO(jpeg)) for jpeg in between.jpegs]
     assert len(frames) == 3
     expected = [
         tuple(round(a + (b - a) * step / 4) for a, b in zip(RED, GREEN, strict=True))
         for step in (1, 2, 3)
     ]
     for frame, colour in zip(frames, expected, strict=True):
-        assert frame.size == (64, 36)
-        assert close_to(frame.getpixel((32, 18)), colour, 6)  # type: ignore[arg-type]
+        assert frame.size == (32, 18)
+        assert close_to(frame.getpixel((16, 9)), colour, 6)  # type: ignore[arg-type]
+
+
+def test_a_fade_spends_at_most_nine_tenths_of_the_slides_bytes() -> None:
+    """Photo-like slides: as many in-between frames as the budget holds, evenly spaced."""
+    before, after = (
+        Image.blend(
+            Image.linear_gradient("L").resize((640, 360)).convert("RGB"),
+            Image.effect_noise((640, 360), sigma).convert("RGB"),
+            0.3,
+        )
+        for sigma in (20, 40)
+    )
+    slide = encode_jpeg(after, 80, optimize=True)
+    between = fade(before, after, 25, 80, len(slide))
+    assert MIN_FADE_FRAMES <= len(between.jpegs) < 24, "the budget, not the 25 steps, decides"
+    assert sum(map(len, between.jpegs)) <= 0.9 * len(slide) * 1.15, "about the budget"
+    generous = fade(before, after, 25, 80, 100 * len(slide))
+    assert len(generous.jpegs) == 24, "a large budget: every step"
+    tiny = fade(before, after, 25, 80, 1)
+    assert len(tiny.jpegs) == MIN_FADE_FRAMES, "never fewer than reads as a fade"
 
 
 def test_blur_fill_has_no_bars_and_the_whole_slide_in_the_middle(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from framecast.hub import FrameHub
 from framecast.producer import SlideshowProducer
 from framecast.render import imaging
 from framecast.render.imaging import RenderSpec, UnreadableImage, probe, render_slide
+from framecast.slideshow.presenter import SlidePresenter
 from framecast.slideshow.renderer import SlideRenderer
 from framecast.web import create_app
 
@@ -194,14 +195,14 @@ def test_an_unexpected_error_in_the_producer_is_logged_once_and_the_show_goes_on
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     failures = iter([True, True, True])
-    real = SlideshowProducer._labels
+    real = SlidePresenter._labels
 
-    def flaky(self: SlideshowProducer, settings: Settings, slide: object) -> object:
+    def flaky(self: SlidePresenter, settings: Settings, slide: object) -> object:
         if next(failures, False):
             raise KeyError("surprise")
         return real(self, settings, slide)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(SlideshowProducer, "_labels", flaky)
+    monkeypatch.setattr(SlidePresenter, "_labels", flaky)
     solid(images / "1.png", RED)
     solid(images / "2.png", GREEN)
     with caplog.at_level(logging.ERROR):

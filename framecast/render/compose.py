@@ -4,7 +4,7 @@ between two frames. Rendered once on the server, so every TV shows them with no 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
@@ -67,29 +67,61 @@ def _plate_text(
     draw.text((x + margin - left, y + margin - top), text, font=font, fill=(255, 255, 255))
 
 
-def crossfade(before: Image.Image, after: Image.Image, steps: int) -> Iterator[Image.Image]:
-    """The in-between frames of a fade from `before` to `after` (neither end included)."""
-    if before.size != after.size or before.mode != after.mode:
-        before = before.convert(after.mode).resize(after.size)
-    for step in range(1, steps):
-        yield Image.blend(before, after, step / steps)
+FADE_SHARE = 0.9
+"""All the in-between frames of a fade together cost at most this share of the bytes of the slide
+they reveal, so a TV on Wi-Fi receives at most about twice the bytes of the slides it shows."""
+FADE_QUALITY = 50
+"""JPEG quality of in-between frames: they are on screen for a tenth of a second each."""
+MIN_FADE_FRAMES = 3
+"""Fewer in-between frames than this no longer read as a fade, whatever the budget."""
 
 
-def crossfade_jpegs(
-    before: Image.Image, after: Image.Image, steps: int, quality: int
-) -> Iterator[bytes]:
-    """The in-between frames of a fade, encoded. With pixman the blend and the encoding run
-    without the GIL, so the fades of several channels use every core; Pillow's blend and
-    encoder hold it (measured: two fades on two threads took twice as long as one)."""
+@dataclass(frozen=True)
+class Fade:
+    """The encoded in-between frames of a fade, all of `size`, in the order they are shown."""
+
+    jpegs: list[bytes]
+    size: tuple[int, int]
+
+
+def fade(
+    before: Image.Image, after: Image.Image, steps: int, quality: int, slide_bytes: int
+) -> Fade:
+    """The in-between frames of a fade from `before` to `after`: at most `steps - 1`, evenly
+    spaced, as many as fit in FADE_SHARE of `slide_bytes` (never fewer than MIN_FADE_FRAMES).
+
+    They are made at half the width and height, a quarter of the pixels, and the TV's browser
+    scales them up: during a dissolve of under a second the softness does not show, while the
+    bytes and the work fall to a fraction (docs/benchmarks.md, "Fade"). The middle frame, made
+    first, is the measure of how many fit. Called by a producer thread.
+    """
+    size = (max(1, after.width // 2), max(1, after.height // 2))
+    under, over = (
+        image.convert("RGB").resize(size, Image.Resampling.BOX) for image in (before, after)
+    )
+    blend = _blender(under, over, min(quality, FADE_QUALITY))
+    middle = blend(0.5)
+    fitting = int(FADE_SHARE * slide_bytes) // len(middle)
+    count = min(steps - 1, max(MIN_FADE_FRAMES, fitting))
+    jpegs = [
+        middle if 2 * step == count + 1 else blend(step / (count + 1))
+        for step in range(1, count + 1)
+    ]
+    return Fade(jpegs, size)
+
+
+def _blender(under: Image.Image, over: Image.Image, quality: int) -> Callable[[float], bytes]:
+    """A function from a weight (0 to 1) to that blend of the two images, encoded. With pixman
+    the blend and the encoding run without the GIL, so the fades of several channels use every
+    core; Pillow's blend and encoder hold it."""
     if not pixman.available:
-        for between in crossfade(before, after, steps):
-            yield encode_jpeg(between, quality)
-        return
-    if before.size != after.size or before.mode != after.mode:
-        before = before.convert(after.mode).resize(after.size)
-    under = bytearray(before.convert("RGB").tobytes("raw", "RGBX"))
-    over = bytearray(after.convert("RGB").tobytes("raw", "RGBX"))
-    mixed = bytearray(len(under))
-    for step in range(1, steps):
-        pixman.blend_rgbx(under, over, after.size, step / steps, mixed)
-        yield encode_raw(mixed, after.size, "RGBX", quality)
+        return lambda weight: encode_jpeg(Image.blend(under, over, weight), quality)
+    below = bytearray(under.tobytes("raw", "RGBX"))
+    above = bytearray(over.tobytes("raw", "RGBX"))
+    mixed = bytearray(len(below))
+
+    def blend(weight: float) -> bytes:
+        pixman.blend_rgbx(below, above, under.size, weight, mixed)
+        return encode_raw(mixed, under.size, "RGBX", quality)
+
+    return blend

@@ -62,8 +62,10 @@ class SlidePreparer:
         """Prepare these slides, first things first; earlier wishes are dropped."""
         with self._cond:
             self._timeout = timeout
-            self._wanted = [(slide, spec) for slide in slides]
             self._expire()
+            if not slides and not self._wanted:
+                return  # nothing wanted still: a show nobody watches wakes no worker
+            self._wanted = [(slide, spec) for slide in slides]
             self._ensure_worker()
             self._cond.notify_all()
 
