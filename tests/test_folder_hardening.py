@@ -13,10 +13,11 @@ import pytest
 from support import BLUE, GREEN, RED, drop_atomically, names, solid, wait_for
 
 from framecast.render import imaging
-from framecast.slideshow import folder as folder_module
+from framecast.slideshow import watch as watch_module
 from framecast.slideshow.folder import FolderPlaylist
 from framecast.slideshow.scan import MAX_SCHEDULE_BYTES
 from framecast.slideshow.schedule import ScheduleError, parse_schedule
+from framecast.slideshow.watch import FolderWatch
 
 FORGED = "a\nWARNING forged\x1b[31m.jpg"
 ESCAPED = "a\\nWARNING forged\\x1b[31m.jpg"
@@ -138,7 +139,7 @@ def test_anything_the_decoder_raises_skips_only_that_file(
             raise RuntimeError("decoder exploded\x1b[0m")
         return imaging.probe(path, max_pixels)
 
-    monkeypatch.setattr(folder_module, "probe", probe)
+    monkeypatch.setattr(watch_module, "probe", probe)
     playlist = watch()
     drop_atomically(images, "damaged.avif", RED)
     reason = "cannot read it (RuntimeError: decoder exploded\\x1b[0m)"
@@ -159,14 +160,14 @@ def test_an_unexpected_error_is_logged_once_and_the_worker_goes_on(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = folder_module.is_ignored
+    real = watch_module.is_ignored
 
     def is_ignored(name: str) -> bool:
         if name == "trap.jpg":
             raise RuntimeError("a bug")
         return real(name)
 
-    monkeypatch.setattr(folder_module, "is_ignored", is_ignored)
+    monkeypatch.setattr(watch_module, "is_ignored", is_ignored)
     playlist = watch()
     drop_atomically(images, "trap.jpg", RED)
     reason = "cannot examine it (RuntimeError: a bug)"
@@ -190,17 +191,17 @@ def test_a_failed_rescan_is_retried(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = FolderPlaylist._list_files
+    real = FolderWatch._list_files
     calls: list[int] = []
 
-    def list_files(playlist: FolderPlaylist) -> dict[Path, tuple[int, int]]:
+    def list_files(folder: FolderWatch) -> dict[Path, tuple[int, int]]:
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("listing failed")
-        return real(playlist)
+        return real(folder)
 
-    monkeypatch.setattr(FolderPlaylist, "_list_files", list_files)
-    monkeypatch.setattr(folder_module, "RESCAN_SECONDS", 0.2)
+    monkeypatch.setattr(FolderWatch, "_list_files", list_files)
+    monkeypatch.setattr(watch_module, "RESCAN_SECONDS", 0.2)
     solid(images / "a.jpg", GREEN)
     playlist = watch()
     wait_for(lambda: playlist.count == 1, what="the rescan after the failed one")

@@ -1,84 +1,29 @@
-"""The watched image folder: which files are complete, readable slides, and in what order.
-
-Files are found three ways: watchdog events (a close-after-write or a rename-in means a file is
-complete), a size-and-mtime check for events that say nothing of completeness (other platforms,
-network shares), and a full rescan at start and every `RESCAN_SECONDS` as a safety net for lost
-events. The folder's parent is watched too, so a folder renamed away or re-created is rescanned
-at once. A file is only ever read, never written, moved or deleted.
-
-With [slideshow] follow_symlinks = "inside" (the default) a link is shown only when its real path
-is inside the folder: whoever can drop files here must not be able to show the server's other
-files on every screen.
-"""
+"""The slides of the watched image folder in the order they show: the folder's order, files that
+arrive while running first, and what schedule.toml allows now."""
 
 from __future__ import annotations
 
 import logging
-import os
-import stat
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver
-
-try:
-    from watchdog.observers.inotify import InotifyObserver
-except ImportError:  # pragma: no cover - not Linux
-    InotifyObserver = None  # type: ignore[assignment,misc]
-
-from ..logtext import printable
-from ..render.imaging import UnreadableImage, probe
-from ..supervise import ErrorLog, SupervisedThread
 from . import scan
-from .ordering import Rotation, Slide, natural_key
-from .scan import is_ignored
+from .ordering import Rotation, Slide
 from .schedule import SCHEDULE_FILE, Schedule, ScheduleError
+from .watch import STOP_SECONDS, FolderWatch
 
 log = logging.getLogger(__name__)
 
-SETTLE_SECONDS = 1.0
-"""Where no close events come, a file is complete once its size and mtime held this long."""
-SAFETY_SETTLE_SECONDS = 10.0
-"""Where close events do come (inotify), the same check is only a safety net, so a stalled copy
-is not mistaken for a finished one."""
-YOUNG_SECONDS = 10.0
-"""A recently changed file that fails to read is retried, not reported: it may be half-copied."""
-_HANDLED_EVENTS = {"created", "modified", "closed", "moved", "deleted"}
-_PARENT_EVENTS = {"created", "moved", "deleted"}
-RESCAN_SECONDS = 30.0
-MISSING_POLL_SECONDS = 0.5
-STOP_SECONDS = 1.0
-
-
-def folder_observer() -> BaseObserver:
-    """The platform's observer; on Linux one that reports a file moved in from elsewhere as a
-    move (complete at once) rather than as a creation (which waits for a close that never comes)."""
-    if InotifyObserver is not None:
-        return InotifyObserver(generate_full_events=True)
-    return Observer()
-
-
-@dataclass
-class _Pending:
-    due: float
-    complete: bool
-    seen: tuple[int, int] | None = None
-    announce: bool = True
-
 
 class FolderPlaylist:
-    """The slides of one folder, kept current by a worker thread and a watchdog observer.
+    """The slides of one folder in order; the folder itself is kept by a `FolderWatch`.
 
-    `start` and `stop` are called by the owner (the server); `advance`, `peek`, `lookup` and
+    `start` and `stop` are called by the owner (the producer); `advance`, `peek`, `lookup` and
     `report_unreadable` by the producer thread; `count`, `skipped` and `folder_exists` by HTTP
-    threads. `on_change` is called on the worker thread whenever the set of slides changes.
-    `follow_symlinks` is [slideshow] follow_symlinks: "inside" or "all".
+    threads. `on_change` is called on the watch's worker thread whenever the set of slides
+    changes. `follow_symlinks` is [slideshow] follow_symlinks: "inside" or "all".
     """
 
     def __init__(
@@ -88,19 +33,12 @@ class FolderPlaylist:
         order: str,
         on_change: Callable[[], None],
         follow_symlinks: str = "inside",
-        observer_factory: Callable[[], BaseObserver] = folder_observer,
         clock: Callable[[], datetime] = datetime.now,
     ) -> None:
         self.folder = folder
         self.recursive = recursive
         self.follow_symlinks = follow_symlinks
         self._on_change = on_change
-        self._observer_factory = observer_factory
-        self._observer: BaseObserver | None = None
-        self._watched: tuple[int, int] | None = None
-        """The device and inode of the folder the observer watches: a watch follows the folder
-        it was set on when that is renamed, not the path."""
-        self._errors = ErrorLog()
         self._rotation = Rotation(order)
         self._clock = clock
         self._schedule = Schedule()
@@ -109,32 +47,27 @@ class FolderPlaylist:
         self._new_first = True
         self._arrivals: list[Path] = []
         self._interrupted: Slide | None = None
-        self._cond = threading.Condition()
-        self._slides: dict[Path, Slide] = {}
-        self._skipped: dict[Path, tuple[tuple[int, int], str]] = {}
-        self._pending: dict[Path, _Pending] = {}
-        self._folder_exists: bool | None = None
-        self._settle = SETTLE_SECONDS
-        self._next_scan = 0.0
-        self._stopping = False
-        self._thread = SupervisedThread("folder-playlist", self._run, self._errors)
+        self._lock = threading.Lock()
+        self._watch = FolderWatch(
+            folder,
+            recursive,
+            follow_symlinks,
+            on_change,
+            self._arrived,
+            self._load_schedule,
+        )
 
     # --- owner ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread.start()
+        self._watch.start()
 
     def stop(self, timeout: float = STOP_SECONDS) -> None:
-        """End the worker and the watches, each wait bounded by `timeout` (called by the owner)."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if not self._thread.join(timeout):
-            log.warning("The folder watcher did not stop within %g s; leaving it", timeout)
-        self._unwatch(timeout)
+        """End the watch's worker and its watches, each wait bounded by `timeout`."""
+        self._watch.stop(timeout)
 
     def set_order(self, order: str, new_first: bool) -> None:
-        with self._cond:
+        with self._lock:
             if order != self._rotation.order:
                 self._rotation = Rotation(order)
             self._new_first = new_first
@@ -146,7 +79,7 @@ class FolderPlaylist:
     def advance(self, current: Slide | None) -> Slide | None:
         """The next slide: a file that arrived while running first (with new_first), then the
         normal order, picking up after the slide the arrival interrupted."""
-        with self._cond:
+        with self._lock:
             arrival = self._next_arrival()
             if arrival is not None:
                 if self._interrupted is None:
@@ -157,11 +90,11 @@ class FolderPlaylist:
             return self._rotation.advance(self._showable(), current)
 
     def back(self, current: Slide | None) -> Slide | None:
-        with self._cond:
+        with self._lock:
             return self._rotation.back(self._showable(), current)
 
     def peek(self, current: Slide | None) -> Slide | None:
-        with self._cond:
+        with self._lock:
             arrival = self._next_arrival(take=False)
             if arrival is not None:
                 return arrival
@@ -170,23 +103,23 @@ class FolderPlaylist:
 
     def duration(self, slide: Slide) -> float | None:
         """How long `slide` stays on screen by schedule.toml, or None for the usual interval."""
-        with self._cond:
+        with self._lock:
             return self._schedule.duration(slide.name)
 
     @property
     def schedule_error(self) -> str | None:
-        with self._cond:
+        with self._lock:
             return self._schedule_error
 
     def _showable(self) -> list[Slide]:
         """The slides schedule.toml allows now (lock held)."""
         now = self._clock()
-        return [s for s in self._slides.values() if self._schedule.allows(s.name, now)]
+        return [s for s in self._watch.slides() if self._schedule.allows(s.name, now)]
 
     def _next_arrival(self, take: bool = True) -> Slide | None:
         """The oldest arrival still in the folder (lock held)."""
         while self._arrivals:
-            slide = self._slides.get(self._arrivals[0])
+            slide = self._watch.lookup(self._arrivals[0])
             if slide is not None and self._schedule.allows(slide.name, self._clock()):
                 if take:
                     self._arrivals.pop(0)
@@ -196,262 +129,33 @@ class FolderPlaylist:
 
     def lookup(self, path: Path) -> Slide | None:
         """The slide at `path` as it is now (its size and mtime may have changed), or None."""
-        with self._cond:
-            return self._slides.get(path)
+        return self._watch.lookup(path)
 
     def report_unreadable(self, slide: Slide, reason: str) -> None:
         """The producer could not decode `slide`: skip it until the file changes."""
-        with self._cond:
-            if self._slides.get(slide.path) != slide:
-                return
-            del self._slides[slide.path]
-            self._skip(slide.path, slide.name, (slide.mtime_ns, slide.size), reason)
-        self._on_change()
+        self._watch.report_unreadable(slide, reason)
 
     # --- status ----------------------------------------------------------------------------
 
     @property
     def count(self) -> int:
-        with self._cond:
-            return len(self._slides)
+        return self._watch.count
 
     @property
     def folder_exists(self) -> bool | None:
         """None until the first look at the folder is complete."""
-        with self._cond:
-            return self._folder_exists
+        return self._watch.folder_exists
 
     def skipped(self) -> list[dict[str, str]]:
-        with self._cond:
-            items = [(self._name(p), reason) for p, (_, reason) in self._skipped.items()]
-        return [{"file": name, "reason": reason} for name, reason in sorted(items)]
+        return self._watch.skipped()
 
-    # --- observer thread -------------------------------------------------------------------
+    # --- the watch's worker thread -------------------------------------------------------
 
-    def _event(self, event: FileSystemEvent) -> None:
-        """Called on the watchdog observer thread for every event under the folder."""
-        if event.event_type not in _HANDLED_EVENTS:
-            return
-        with self._cond:
-            if event.is_directory:
-                if event.event_type != "modified":
-                    self._next_scan = 0.0
-            else:
-                complete = event.event_type in ("closed", "moved", "deleted")
-                for raw in {event.src_path, event.dest_path} - {"", b""}:
-                    path = Path(os.fsdecode(raw))
-                    if path.parent == self.folder or self.recursive:
-                        known = self._pending.get(path)
-                        # Whether a link may be shown at all does not wait for it to settle.
-                        delay = 0.0 if complete or path.is_symlink() else self._settle
-                        self._pending[path] = _Pending(
-                            time.monotonic() + delay, complete, known.seen if known else None
-                        )
-            self._cond.notify_all()
-
-    def _parent_event(self, event: FileSystemEvent) -> None:
-        """Called on the watchdog observer thread for events in the folder's parent: the folder
-        itself renamed, deleted or created is rescanned at once."""
-        if event.event_type not in _PARENT_EVENTS:
-            return
-        paths = {Path(os.fsdecode(raw)) for raw in {event.src_path, event.dest_path} - {"", b""}}
-        if self.folder in paths:
-            with self._cond:
-                self._next_scan = 0.0
-                self._cond.notify_all()
-
-    # --- worker thread ---------------------------------------------------------------------
-
-    def _run(self) -> None:
-        """The worker thread. Whatever a file makes it raise only gets that file skipped, and an
-        unexpected error is logged and the loop goes on: a dead thread would freeze the show."""
-        while True:
-            with self._cond:
-                while not self._stopping:
-                    now = time.monotonic()
-                    due = [p for p, item in self._pending.items() if item.due <= now]
-                    if due or now >= self._next_scan:
-                        break
-                    wake = min([i.due for i in self._pending.values()] + [self._next_scan])
-                    self._cond.wait(wake - now)
-                if self._stopping:
-                    return
-                work = [(p, self._pending.pop(p)) for p in due]
-            if time.monotonic() >= self._next_scan:
-                self._rescan_safely()
-            for path, item in work:
-                self._examine_safely(path, item)
-
-    def _rescan_safely(self) -> None:
-        try:
-            self._rescan()
-        except Exception as error:
-            self._errors.report("the folder watcher (rescanning)", error)
-            with self._cond:
-                self._next_scan = time.monotonic() + RESCAN_SECONDS
-
-    def _examine_safely(self, path: Path, item: _Pending) -> None:
-        try:
-            self._examine(path, item)
-        except Exception as error:
-            name = self._name(path)
-            self._errors.report("the folder watcher (examining a file)", error)
-            try:
-                info = path.stat()
-                signature = (info.st_mtime_ns, info.st_size)
-            except OSError:
-                signature = (0, 0)
-            reason = f"cannot examine it ({type(error).__name__}: {printable(str(error))})"
-            self._drop(path, name, signature, reason)
-
-    def _rescan(self) -> None:
-        """Compare the folder with what is known: the start, and the net for lost events."""
-        identity = scan.identity(self.folder)
-        if self._observer is not None and identity != self._watched:
-            self._unwatch()
-            if identity is not None:
-                log.info("Image folder %s was replaced: watching the new one", self._shown())
-        if identity is not None and self._observer is None:
-            self._watch(identity)
-        exists = identity is not None
-        found = self._list_files() if exists else {}
-        self._load_schedule()
-        first_look = exists and not self._folder_exists
-        with self._cond:
-            self._next_scan = time.monotonic() + (
-                RESCAN_SECONDS if self._observer is not None else MISSING_POLL_SECONDS
-            )
-            gone = (self._slides.keys() | self._skipped.keys()) - found.keys()
-            changed = [self._forget(path) for path in gone].count(True) > 0
-            if not exists and self._folder_exists is not False:
-                self._folder_exists = False
-                changed = True
-                log.warning("Image folder %s is missing: waiting for it to appear", self._shown())
-        now = time.time()
-        for path in sorted(found, key=lambda p: natural_key(self._name(p))):
-            signature = found[path]
-            settled = first_look or now - signature[0] / 1e9 >= SETTLE_SECONDS
-            item = _Pending(0.0, settled, None if settled else signature, not first_look)
-            if settled:
-                self._examine_safely(path, item)
-            else:
-                with self._cond:
-                    self._pending.setdefault(path, item)
-        if first_look:
-            with self._cond:
-                self._folder_exists = True
-                slides, skipped = len(self._slides), len(self._skipped)
-            log.info("Watching %s: %d slides, %d skipped", self._shown(), slides, skipped)
-            changed = True
-        if changed:
-            self._on_change()
-
-    def _list_files(self) -> dict[Path, tuple[int, int]]:
-        return scan.list_files(self.folder, self.recursive, self._follow)
-
-    def _examine(self, path: Path, item: _Pending) -> None:
-        """Decide what one changed path is now: a slide, skipped, pending, or gone."""
-        name = self._name(path)
-        if name == SCHEDULE_FILE:
-            self._load_schedule()
-            return
-        if is_ignored(name):
-            return
-        try:
-            info = path.stat()
-        except OSError:
-            info = None
-        linked_folder = (
-            info is not None and stat.S_ISDIR(info.st_mode) and self.recursive and path.is_symlink()
-        )
-        if info is None or not (stat.S_ISREG(info.st_mode) or linked_folder):
-            self._gone(path)
-            return
-        signature = (info.st_mtime_ns, info.st_size)
-        outside = scan.outside(path, self.folder, self._follow)
-        if outside is not None:
-            self._drop(path, name, signature, outside)
-            return
-        if linked_folder:
-            self._gone(path)
-            return
-        if not item.complete and item.seen != signature:
-            with self._cond:
-                self._pending[path] = _Pending(
-                    time.monotonic() + self._settle, False, signature, item.announce
-                )
-                self._cond.notify_all()
-            return
-        with self._cond:
-            slide = self._slides.get(path)
-            skipped = self._skipped.get(path)
-        if (slide and (slide.mtime_ns, slide.size) == signature) or (
-            skipped and skipped[0] == signature
-        ):
-            return
-        try:
-            width, height = probe(path)
-        except UnreadableImage as error:
-            self._refuse(path, name, signature, item, str(error))
-            return
-        except Exception as error:
-            reason = f"cannot read it ({type(error).__name__}: {printable(str(error))})"
-            self._refuse(path, name, signature, item, reason)
-            return
-        new = Slide(path, name, *signature)
-        with self._cond:
-            self._skipped.pop(path, None)
-            old = self._slides.get(path)
-            self._slides[path] = new
-            if item.announce and old is None and self._new_first:
+    def _arrived(self, path: Path) -> None:
+        """A slide arrived while running: with new_first it shows next."""
+        with self._lock:
+            if self._new_first:
                 self._arrivals.append(path)
-        if item.announce:
-            verb = "changed" if old else "added"
-            log.info("Slide %s: %s (%d×%d)", verb, printable(name), width, height)
-        self._on_change()
-
-    def _gone(self, path: Path) -> None:
-        """`path` is no longer a file to show (worker thread)."""
-        with self._cond:
-            changed = self._forget(path)
-        if changed:
-            self._on_change()
-
-    def _refuse(
-        self, path: Path, name: str, signature: tuple[int, int], item: _Pending, reason: str
-    ) -> None:
-        young = time.time() - signature[0] / 1e9 < YOUNG_SECONDS
-        if young and not item.complete:
-            with self._cond:
-                self._pending[path] = _Pending(
-                    time.monotonic() + self._settle, False, signature, item.announce
-                )
-                self._cond.notify_all()
-            return
-        self._drop(path, name, signature, reason)
-
-    def _drop(self, path: Path, name: str, signature: tuple[int, int], reason: str) -> None:
-        """Skip `path` for `reason`, taking it out of the show if it was in (worker thread)."""
-        with self._cond:
-            had_slide = self._slides.pop(path, None) is not None
-            self._skip(path, name, signature, reason)
-        if had_slide:
-            self._on_change()
-
-    def _skip(self, path: Path, name: str, signature: tuple[int, int], reason: str) -> None:
-        """Record a skipped file (lock held); logged once per change of the file."""
-        if self._skipped.get(path) != (signature, reason):
-            log.warning("Skipped %s: %s", printable(name), printable(reason))
-        self._skipped[path] = (signature, reason)
-
-    def _forget(self, path: Path) -> bool:
-        """Drop a path that is gone (lock held); True if a slide left the show."""
-        self._pending.pop(path, None)
-        self._skipped.pop(path, None)
-        slide = self._slides.pop(path, None)
-        if slide is not None:
-            log.info("Slide removed: %s", printable(slide.name))
-        return slide is not None
 
     def _load_schedule(self) -> None:
         """Read schedule.toml again if it changed; keep the last good one if it is invalid."""
@@ -470,60 +174,13 @@ class FolderPlaylist:
         else:
             try:
                 schedule, error = (
-                    scan.read_schedule(path, self.folder, self._follow),
+                    scan.read_schedule(path, self.folder, self.follow_symlinks == "all"),
                     None,
                 )
                 log.info("Schedule loaded: %d rule(s)", len(schedule.rules))
             except (OSError, UnicodeDecodeError, ScheduleError) as problem:
                 schedule, error = self._schedule, f"{SCHEDULE_FILE}: {problem}"
                 log.error("Schedule not applied, keeping the last good one: %s", error)
-        with self._cond:
+        with self._lock:
             self._schedule, self._schedule_error = schedule, error
         self._on_change()
-
-    def _name(self, path: Path) -> str:
-        try:
-            return path.relative_to(self.folder).as_posix()
-        except ValueError:
-            return path.name
-
-    @property
-    def _follow(self) -> bool:
-        """Whether links are followed wherever they lead."""
-        return self.follow_symlinks == "all"
-
-    def _shown(self) -> str:
-        """The folder as log lines show it."""
-        return printable(str(self.folder))
-
-    def _watch(self, identity: tuple[int, int]) -> None:
-        observer = self._observer_factory()
-        handler = FileSystemEventHandler()
-        handler.on_any_event = self._event  # type: ignore[method-assign]
-        try:
-            observer.schedule(handler, str(self.folder), recursive=self.recursive)
-            observer.start()
-        except OSError as error:
-            log.warning("Cannot watch %s (%s): rescanning it every second", self._shown(), error)
-            return
-        self._observer, self._watched = observer, identity
-        parent = self.folder.parent
-        if parent != self.folder:
-            around = FileSystemEventHandler()
-            around.on_any_event = self._parent_event  # type: ignore[method-assign]
-            try:
-                observer.schedule(around, str(parent), recursive=False)
-            except OSError as error:
-                log.info(
-                    "Cannot watch %s (%s): a re-created image folder is seen at the next rescan",
-                    printable(str(parent)),
-                    error,
-                )
-        closes = InotifyObserver is not None and isinstance(observer, InotifyObserver)
-        self._settle = SAFETY_SETTLE_SECONDS if closes else SETTLE_SECONDS
-
-    def _unwatch(self, timeout: float = STOP_SECONDS) -> None:
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout)
-            self._observer, self._watched = None, None
