@@ -11,7 +11,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 log = logging.getLogger("framecast")
 
@@ -42,12 +42,13 @@ class ServiceNotifier:
     def stopping(self) -> None:
         self._send("STOPPING=1")
 
-    def keep_alive(self, problem: str | None) -> None:
-        """Feed the watchdog when it is due, unless `problem` says the server is unwell: then
-        systemd's watchdog runs out and it restarts the service."""
+    def keep_alive(self, check: Callable[[], str | None]) -> None:
+        """Feed the watchdog when it is due, unless `check` (asked only then) says the server is
+        unwell: then systemd's watchdog runs out and it restarts the service."""
         if self.watchdog_every is None or time.monotonic() < self._next_ping:
             return
         self._next_ping = time.monotonic() + self.watchdog_every
+        problem = check()
         if problem is None:
             self._send("WATCHDOG=1")
         else:

@@ -3,35 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
 import logging
 import os
-import re
 import signal
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
-from urllib.parse import quote
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
+from werkzeug.serving import BaseWSGIServer
 
 from .announce import Announcer
 from .app import Framecast
-from .config import ConfigError, Settings, load_settings
-from .logtext import printable
+from .config import ConfigError, load_settings
+from .http_server import HeaderDeadline, PooledWSGIServer, request_handler
 from .memory import TRIM_EVERY_SECONDS, keep_freed_memory, release_free_memory
 from .netinfo import local_addresses
 from .notify import ServiceNotifier
 from .pool import HandlerPool
 from .qr import terminal_qr
-from .supervise import SupervisedThread
-from .web.guard import OncePerMinute
 
 log = logging.getLogger("framecast")
 
@@ -47,146 +40,6 @@ SPARE_THREADS = 16
 """Threads started beyond `max_clients`: for pages, `/status` and snapshots beside full streams."""
 STOP_JOIN_SECONDS = 1.0
 SIGNAL_CHECK_SECONDS = 0.2
-
-HEADER_DEADLINE_SECONDS = 10.0
-"""A client must send its whole request head within this time (a slowloris does not)."""
-
-HIDDEN = "(hidden)"
-_SECRET_IN_TEXT = re.compile(r"(?i)(token=|bearer\s+)[^&\s'\"]*")
-
-
-class HeaderDeadline:
-    """Hangs up on connections that take too long to send their request head.
-
-    One thread for all connections, owned by `_serve`; handlers call `watch` and `done` on their
-    own HTTP threads.
-    """
-
-    def __init__(self, seconds: float = HEADER_DEADLINE_SECONDS) -> None:
-        self._seconds = seconds
-        self._lock = threading.Lock()
-        self._waiting: dict[socket.socket, float] = {}
-        self._stop = threading.Event()
-        self._thread = SupervisedThread("header-deadline", self._run)
-
-    def watch(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._waiting[sock] = time.monotonic() + self._seconds
-
-    def done(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._waiting.pop(sock, None)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(STOP_JOIN_SECONDS)
-
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            now = time.monotonic()
-            with self._lock:
-                late = [sock for sock, deadline in self._waiting.items() if deadline < now]
-                for sock in late:
-                    del self._waiting[sock]
-            for sock in late:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-            if late:
-                log.info("Hung up on %d connection(s) too slow to send a request", len(late))
-
-
-def without_secrets(text: str, token: str | None) -> str:
-    """`text` with the configured token, and any `token=` value or bearer token, hidden."""
-    if token:
-        text = text.replace(token, HIDDEN).replace(quote(token, safe=""), HIDDEN)
-    return _SECRET_IN_TEXT.sub(rf"\g<1>{HIDDEN}", text)
-
-
-def request_handler(
-    deadline: HeaderDeadline, settings: Callable[[], Settings]
-) -> type[WSGIRequestHandler]:
-    """Werkzeug's handler, with a deadline for the request head, a read and write deadline of
-    `client_timeout` for the whole connection, no line per request, malformed requests logged
-    once a minute per address without secrets, and no version in the `Server` header."""
-    log_once = OncePerMinute()
-
-    class FramecastRequestHandler(WSGIRequestHandler):
-        # Werkzeug closes every connection anyway; HTTP/1.0 spares the stream chunked framing,
-        # so a frame is one write, not three.
-        protocol_version = "HTTP/1.0"
-
-        def setup(self) -> None:
-            """On the connection's pool thread. Without a socket timeout a client that sends
-            less body than it announced holds the thread for ever: after answering, Werkzeug
-            reads what is left of the body."""
-            super().setup()
-            self.connection.settimeout(settings().server.client_timeout)
-            deadline.watch(self.connection)
-
-        def parse_request(self) -> bool:
-            try:
-                return bool(super().parse_request())
-            finally:
-                deadline.done(self.connection)
-
-        def finish(self) -> None:
-            deadline.done(self.connection)
-            super().finish()
-
-        def version_string(self) -> str:
-            return "Framecast"
-
-        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            return
-
-        def log_error(self, format: str, *args: Any) -> None:
-            """Werkzeug and http.server call this for a request they refuse themselves (bad
-            request line, header too long); the line quotes the client's text."""
-            self._log_refused(format % args if args else format)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            self._log_refused(format % args if args else format)
-
-        def _log_refused(self, message: str) -> None:
-            address = str(self.client_address[0]) if self.client_address else "?"
-            if log_once(f"refused {address}"):
-                shown = printable(without_secrets(message, settings().server.token))
-                log.warning("Refused a request from %s: %s", address, shown)
-
-    return FramecastRequestHandler
-
-
-class PooledWSGIServer(BaseWSGIServer):
-    """Werkzeug's WSGI server, each connection run on a thread of a `HandlerPool`."""
-
-    multithread = True
-
-    def __init__(
-        self,
-        app: Any,
-        handler: type[WSGIRequestHandler],
-        listener: socket.socket,
-        pool: HandlerPool,
-    ) -> None:
-        host, port = listener.getsockname()[:2]
-        super().__init__(host, port, app, handler, fd=listener.fileno())
-        self._pool = pool
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        """Called by the accept loop: hand the connection to a waiting thread."""
-        self._pool.submit(lambda: self._handle(request, client_address))
-
-    def _handle(self, request: Any, client_address: Any) -> None:
-        """Runs on a pool thread, as `ThreadingMixIn` would on a new one."""
-        try:
-            self.finish_request(request, client_address)
-        except Exception:
-            self.handle_error(request, client_address)
-        finally:
-            self.shutdown_request(request)
 
 
 def _without_stop_race(record: logging.LogRecord) -> bool:
@@ -281,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(framecast, httpd, host, listener.getsockname()[1], mdns)
     finally:
         pool.stop(STOP_JOIN_SECONDS)
-        deadline.stop()
+        deadline.stop(STOP_JOIN_SECONDS)
 
 
 def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int, mdns: bool) -> int:
@@ -333,8 +186,9 @@ def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int, md
         if time.monotonic() >= next_trim:
             release_free_memory()
             next_trim += TRIM_EVERY_SECONDS
-        listening = http_thread.is_alive()
-        notifier.keep_alive(framecast.health() if listening else "the HTTP listener stopped")
+        notifier.keep_alive(
+            lambda: framecast.health() if http_thread.is_alive() else "the HTTP listener stopped"
+        )
     notifier.stopping()
     if announcer is not None:
         announcer.stop()

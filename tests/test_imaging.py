@@ -14,10 +14,10 @@ from framecast.render import pixman
 from framecast.render.imaging import (
     RenderSpec,
     UnreadableImage,
-    encode_screen,
     probe,
     render_slide,
 )
+from framecast.render.screen_frame import encode_screen
 
 SPEC = RenderSpec(320, 180, "contain", (0, 0, 0), 90)
 

@@ -70,9 +70,9 @@ def test_the_watchdog_is_fed_only_while_healthy(notify_socket: tuple[str, Notify
     path, listener = notify_socket
     notifier = ServiceNotifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2"})
     assert notifier.watchdog_every is not None
-    notifier.keep_alive(None)
-    notifier.keep_alive("the show has not moved on for 40 s")
-    notifier.keep_alive(None)
+    notifier.keep_alive(lambda: None)
+    notifier.keep_alive(lambda: "the show has not moved on for 40 s")
+    notifier.keep_alive(lambda: None)
     assert listener.received() == [
         "WATCHDOG=1",
         "STATUS=unhealthy: the show has not moved on for 40 s",
@@ -100,7 +100,7 @@ def test_without_systemd_or_for_another_process_nothing_is_sent(
         {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2", "WATCHDOG_PID": str(os.getpid() + 1)}
     )
     assert other.watchdog_every is None
-    other.keep_alive(None)
+    other.keep_alive(lambda: None)
     assert listener.received() == []
 
 

@@ -17,7 +17,6 @@ from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 from ..checks import Colour
 from ..config import Settings
 from ..logtext import printable
-from . import pixman
 
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 """The most pixels a file may claim to be looked at at all (Pillow's own warning limit); the
@@ -32,10 +31,6 @@ SLIDE_FORMAT_NAMES = "JPEG, PNG, WebP, GIF, BMP or TIFF"
 SLIDE_FILTER = Image.Resampling.BILINEAR
 """Pillow's bilinear is a true area filter when shrinking: within 1.5 dB PSNR of Lanczos (both
 near 50 dB) at under half its cost, measured in bench/bench_core.py."""
-
-SCREEN_FILTER = Image.Resampling.BOX
-"""An exact area average: the cheapest of Pillow's filters that does not alias when shrinking a
-live screen, where every frame pays for the resize (bench/bench_screen.py)."""
 
 _ROTATED_ORIENTATIONS = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
@@ -121,7 +116,7 @@ def render_slide(path: Path, spec: RenderSpec) -> bytes:
             orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
             if orientation in _ROTATED_ORIENTATIONS:
                 width, height = height, width
-            image.draft("RGB", _fitted_size(width, height, panel))
+            image.draft("RGB", fitted_size(width, height, panel))
             image.load()
             # exif_transpose copies even an upright image: a whole decoded image more.
             oriented = ImageOps.exif_transpose(image) if orientation != 1 else image
@@ -151,7 +146,7 @@ def _fit_flat(image: Image.Image, spec: RenderSpec) -> Image.Image:
     flattening then works on the small copy, not on a second full-size image."""
     if image.mode in ("RGBA", "LA", "La", "RGBa") and spec.fit != "blur":
         rgba = image.convert("RGBA") if image.mode != "RGBA" else image
-        size = _fitted_size(image.width, image.height, spec)
+        size = fitted_size(image.width, image.height, spec)
         if spec.fit == "contain" and size != image.size:
             rgba = rgba.resize(size, SLIDE_FILTER, reducing_gap=2.0)
         elif spec.fit == "cover":
@@ -200,7 +195,7 @@ def _too_large(size: str, max_pixels: int) -> str:
     )
 
 
-def _fitted_size(width: int, height: int, spec: RenderSpec) -> tuple[int, int]:
+def fitted_size(width: int, height: int, spec: RenderSpec) -> tuple[int, int]:
     """The size a width×height image takes on the frame (before cropping, for cover)."""
     pick = max if spec.fit == "cover" else min
     scale = pick(spec.width / width, spec.height / height)
@@ -231,7 +226,7 @@ def fit(
         return image
     if spec.fit == "cover":
         return _cover(image, frame_size, resample)
-    size = _fitted_size(image.width, image.height, spec)
+    size = fitted_size(image.width, image.height, spec)
     if size != image.size:
         image = image.resize(size, resample, reducing_gap=2.0)
     if size == frame_size:
@@ -272,63 +267,13 @@ def encode_jpeg(image: Image.Image, quality: int, optimize: bool = False) -> byt
     return buffer.getvalue()
 
 
-def encode_screen(raw: bytes | bytearray, width: int, height: int, spec: RenderSpec) -> bytes:
-    """A captured BGRX frame as a JPEG of the output size.
-
-    At the output size simplejpeg encodes the grab itself (it reads BGRX: no conversion, no
-    copy). Scaled by up to half, with contain or cover, pixman scales it bilinearly, still
-    BGRX; bilinear reads every source pixel only down to half the size, so smaller frames, the
-    blur fit, a turned panel and machines without pixman take Pillow's area filter.
-    """
-    if spec.rotate == 0 and (width, height) == (spec.width, spec.height):
-        pixels = memoryview(raw).cast("B", (height, width, 4))
-        return _encode_pixels(pixels, "BGRX", spec.quality)
-    placement = _screen_placement(width, height, spec)
-    if placement is not None and pixman.available:
-        source, target = placement
-        frame = pixman.scale_bgrx(
-            raw, (width, height), source, (spec.width, spec.height), target, spec.background
-        )
-        pixels = memoryview(frame).cast("B", (spec.height, spec.width, 4))
-        return _encode_pixels(pixels, "BGRX", spec.quality)
-    image = Image.frombuffer("RGB", (width, height), raw, "raw", "BGRX", 0, 1)
-    scaled = turn(fit(image, spec.upright, SCREEN_FILTER), spec.rotate)
-    pixels = memoryview(scaled.tobytes()).cast("B", (spec.height, spec.width, 3))
-    return _encode_pixels(pixels, "RGB", spec.quality)
-
-
-def _screen_placement(
-    width: int, height: int, spec: RenderSpec
-) -> tuple[pixman.Box, tuple[int, int, int, int]] | None:
-    """Which box of a width×height screen goes to which box of the frame under contain or
-    cover, or None when that shrinks by more than half (or the fit is blur, or the panel is
-    turned)."""
-    if spec.rotate != 0:
-        return None
-    if spec.fit == "contain":
-        fitted = _fitted_size(width, height, spec)
-        left, top = (spec.width - fitted[0]) // 2, (spec.height - fitted[1]) // 2
-        source: pixman.Box = (0.0, 0.0, width, height)
-        target = (left, top, *fitted)
-    elif spec.fit == "cover":
-        scale = max(spec.width / width, spec.height / height)
-        crop = (spec.width / scale, spec.height / scale)
-        source = ((width - crop[0]) / 2, (height - crop[1]) / 2, *crop)
-        target = (0, 0, spec.width, spec.height)
-    else:
-        return None
-    if source[2] > 2 * target[2] or source[3] > 2 * target[3]:
-        return None
-    return source, target
-
-
 def encode_raw(raw: bytearray, size: tuple[int, int], colorspace: str, quality: int) -> bytes:
     """Raw 4-byte pixels ("RGBX", "BGRX") of `size` as a baseline 4:2:0 JPEG, by simplejpeg,
     which lets go of the GIL while it encodes."""
-    return _encode_pixels(memoryview(raw).cast("B", (size[1], size[0], 4)), colorspace, quality)
+    return encode_pixels(memoryview(raw).cast("B", (size[1], size[0], 4)), colorspace, quality)
 
 
-def _encode_pixels(pixels: memoryview, colorspace: str, quality: int) -> bytes:
+def encode_pixels(pixels: memoryview, colorspace: str, quality: int) -> bytes:
     jpeg: bytes = simplejpeg.encode_jpeg(
         pixels, quality=quality, colorspace=colorspace, colorsubsampling="420"
     )

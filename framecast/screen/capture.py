@@ -16,8 +16,9 @@ from typing import Any
 from ..checks import MAX_FPS
 from ..config import Settings
 from ..hub import FrameHub
-from ..render.imaging import RenderSpec, encode_jpeg, encode_screen, render_spec, turn
+from ..render.imaging import RenderSpec, encode_jpeg, render_spec, turn
 from ..render.placeholder import render_message
+from ..render.screen_frame import encode_screen
 from ..supervise import SupervisedThread
 from .feed import ScreenFeeds
 
