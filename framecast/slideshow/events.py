@@ -26,11 +26,16 @@ _HANDLED_EVENTS = {"created", "modified", "closed", "moved", "deleted"}
 _PARENT_EVENTS = {"created", "moved", "deleted"}
 
 
+IDLE_WAKE_SECONDS = 30.0
+"""How often an idle observer's dispatch thread wakes (watchdog's default is every second;
+stopping it does not wait for this): twenty channels' folders were 20 wake-ups a second."""
+
+
 def _observer() -> BaseObserver:
     """The platform's observer; on Linux one that reports a file moved in from elsewhere as a
     move (complete at once) rather than as a creation (which waits for a close that never comes)."""
     if InotifyObserver is not None:
-        return InotifyObserver(generate_full_events=True)
+        return InotifyObserver(generate_full_events=True, timeout=IDLE_WAKE_SECONDS)
     return Observer()
 
 
