@@ -86,6 +86,8 @@ class StreamSettings:
     rotate: int = field(default=0, metadata=checked_by(quarter_turn))
     """Degrees the TV panel is turned clockwise (0, 90, 180, 270): frames are composed for the
     turned panel and turned back, so the picture stands upright on it."""
+    max_fps: float = field(default=30.0, metadata=checked_by(number(1, 60)))
+    """The most frames per second a clip or an animation is played at; faster ones drop frames."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ class SlideshowSettings:
     background: Colour = field(default=(0, 0, 0), metadata=checked_by(colour))
     recursive: bool = field(default=False, metadata=checked_by(boolean))
     new_first: bool = field(default=True, metadata=checked_by(boolean))
-    """A file that arrives while running is shown next, then the normal order goes on."""
+    """A file that arrives while running is shown at once, then the normal order goes on."""
     transition: str = field(default="fade", metadata=checked_by(choice("fade", "none")))
     transition_seconds: float = field(default=0.8, metadata=checked_by(number(0, 10)))
     transition_fps: float = field(default=25.0, metadata=checked_by(number(1, 60)))

@@ -19,11 +19,12 @@ from datetime import datetime
 
 from .config import Settings, SlideshowSettings
 from .hub import FrameHub
-from .render.imaging import RenderSpec, render_spec
+from .render.imaging import RenderSpec, UnreadableImage, render_spec
 from .screen.capture import ScreenCapture
 from .screen.feed import ScreenFeeds
 from .slideshow.folder import FolderPlaylist
 from .slideshow.ordering import Slide
+from .slideshow.playback import Playback
 from .slideshow.preparer import Refused, SlidePreparer
 from .slideshow.presenter import SlidePresenter
 from .slideshow.renderer import SlideRenderer
@@ -87,6 +88,7 @@ class SlideshowProducer:
         self._playlist: FolderPlaylist | None = None
         self._current: Slide | None = None
         self._presenter = SlidePresenter(hub, clock, address)
+        self._playback: Playback | None = None
         self._shown_at = 0.0
         self._clock = clock
         self._source = settings.stream.source
@@ -113,6 +115,7 @@ class SlideshowProducer:
         if not self._thread.join(timeout):
             log.warning("The producer did not stop within %g s; leaving it", timeout)
         self._preparer.stop(timeout)
+        self._stop_playback()
         self._screen.stop(timeout)
         if self._playlist is not None:
             self._playlist.stop()
@@ -142,7 +145,13 @@ class SlideshowProducer:
         """The slide on the stream now (the next one may still be being prepared), or the one
         the show is on by the clock while nobody watches."""
         shown = self._on_screen
-        return shown.name if shown else None
+        return shown.title if shown else None
+
+    @property
+    def position(self) -> float | None:
+        """Seconds into the moving slide on the stream, or None."""
+        playback = self._playback
+        return round(playback.position, 1) if playback is not None else None
 
     def stall_reason(self) -> str | None:
         """Why the show is stuck, or None: its next step is overdue by an interval and 5 s,
@@ -191,6 +200,7 @@ class SlideshowProducer:
         """Run the capture thread while someone wants frames, and only then."""
         self._screen.apply(settings)
         self._presenter.forget()
+        self._stop_playback()
         wanted = self._hub.wanted
         if wanted and not self._screen.running:
             self._screen.start()
@@ -205,24 +215,32 @@ class SlideshowProducer:
         playlist.set_order(settings.slideshow.order, settings.slideshow.new_first)
         spec = render_spec(settings)
         now = time.monotonic()
-        current = self._current and playlist.lookup(self._current.path)
+        current = self._current and playlist.now(self._current)
         interval = self._interval(settings, playlist, current)
         due = self._shown_at + interval
         jumps = self._take_commands()
+        moved = True
         if current is None:
             # Nothing shown yet, or the slide on screen has just left the folder.
             current = playlist.advance(self._current)
             self._shown_at = now
         elif jumps:
             for jump in jumps:
-                moved = playlist.advance(current) if jump == "next" else playlist.back(current)
-                current = moved or current
+                step = playlist.advance(current) if jump == "next" else playlist.back(current)
+                current = step or current
             self._shown_at = now
         elif self._paused or self._preparing:
             # Paused, or the slide is not on the stream yet: its time has not started.
-            self._shown_at = now
-        elif now >= due:
+            self._shown_at, moved = now, False
+        elif playlist.arrival_waiting():
+            # A file dropped in while running shows at once (with new_first).
+            current, self._shown_at = playlist.advance(current), now
+        elif self._finished(current, spec, now, due):
             current, self._shown_at = self._moved_on(settings, playlist, current, due, now)
+        else:
+            moved = False
+        if moved:
+            self._stop_playback()  # even the same clip again plays from its start
         self._current = current
         self._preparing = False
         if not self._hub.wanted:
@@ -242,14 +260,68 @@ class SlideshowProducer:
         if isinstance(prepared, Refused):
             playlist.report_unreadable(current, prepared.reason)
             return 0
-        jpeg = prepared
-        interval = self._interval(settings, playlist, current)
-        self._presenter.show_slide(current, jpeg, settings, spec)
+        if not self._playing(current, spec):
+            self._presenter.show_slide(current, prepared, settings, spec)
         self._on_screen = current
+        if current.moving:
+            return self._play(settings, playlist, current, spec)
+        self._stop_playback()
+        interval = self._interval(settings, playlist, current)
         wait = self._shown_at + interval - time.monotonic()
         if settings.overlay.clock:
             wait = min(wait, 60.0 - self._clock().second - self._clock().microsecond / 1e6)
         return max(0.0, wait)
+
+    def _playing(self, slide: Slide, spec: RenderSpec) -> bool:
+        playback = self._playback
+        return playback is not None and (playback.slide, playback.spec) == (slide, spec)
+
+    def _finished(self, slide: Slide, spec: RenderSpec, now: float, due: float) -> bool:
+        """Whether the slide's time is over: its interval, but a clip plays to its end and an
+        animation shows at least one whole pass."""
+        playback = self._playback if self._playing(slide, spec) else None
+        if playback is None or playback.ended:
+            return now >= due or playback is not None
+        whole = playback.loops >= 1 if slide.kind == "animation" else slide.seconds is not None
+        return now >= due and whole
+
+    def _play(
+        self, settings: Settings, playlist: FolderPlaylist, slide: Slide, spec: RenderSpec
+    ) -> float:
+        """Step the moving slide's playback (started once its first frame is on the stream,
+        which is when its time begins); returns how long until its next frame or its end."""
+        now = time.monotonic()
+        if not self._playing(slide, spec):
+            self._stop_playback()
+            try:
+                self._playback = Playback(
+                    slide,
+                    spec,
+                    settings.stream.max_fps,
+                    now,
+                    lambda picture: self._presenter.show_frame(
+                        slide, picture, self._settings, spec
+                    ),
+                )
+            except UnreadableImage as error:
+                playlist.report_unreadable(slide, str(error))
+                return 0.0
+            self._shown_at = now
+        playback = self._playback
+        assert playback is not None
+        if self._paused:
+            playback.hold(now)
+            return SCHEDULE_CHECK_SECONDS
+        next_at = playback.step(now)
+        if next_at is None:
+            return 0.0
+        due = self._shown_at + self._interval(settings, playlist, slide)
+        return max(0.0, min(next_at, due) - time.monotonic())
+
+    def _stop_playback(self) -> None:
+        if self._playback is not None:
+            self._playback.close()
+            self._playback = None
 
     def _moved_on(
         self, settings: Settings, playlist: FolderPlaylist, slide: Slide, due: float, now: float
@@ -273,6 +345,7 @@ class SlideshowProducer:
         while: /status shows where the show is by the clock); the step woken then catches up
         with the clock and shows the slide the show is on."""
         self._presenter.rest()
+        self._stop_playback()
         self._resting = True
         self._preparer.want([], spec, settings.slideshow.prepare_timeout)
         self._on_screen = self._current
@@ -280,9 +353,11 @@ class SlideshowProducer:
 
     @staticmethod
     def _interval(settings: Settings, playlist: FolderPlaylist, slide: Slide | None) -> float:
-        """The slide's own duration from schedule.toml, or [slideshow] interval."""
+        """The slide's own duration from schedule.toml, a clip's length, or [slideshow]
+        interval."""
         own = playlist.duration(slide) if slide else None
-        return own or settings.slideshow.interval
+        clip = slide.seconds if slide and slide.kind == "video" else None
+        return own or clip or settings.slideshow.interval
 
     def _take_commands(self) -> list[str]:
         """Apply pause and resume; return the "next" and "previous" asked for, in order."""

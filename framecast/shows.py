@@ -37,6 +37,8 @@ class ShowStatus:
     skipped: list[dict[str, str]]
     schedule_error: str | None
     paused: bool
+    position: float | None
+    """Seconds into the clip or animation on the stream."""
     screen: dict[str, Any]
 
     def as_json(self) -> dict[str, Any]:
@@ -49,6 +51,7 @@ class ShowStatus:
             "skipped": self.skipped,
             "schedule_error": self.schedule_error,
             "paused": self.paused,
+            "position": self.position,
         }
 
 
@@ -77,6 +80,7 @@ class Show:
             skipped=playlist.skipped() if playlist else [],
             schedule_error=playlist.schedule_error if playlist else None,
             paused=producer.paused,
+            position=producer.position,
             screen=screen,
         )
 

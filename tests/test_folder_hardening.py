@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from support import BLUE, GREEN, RED, drop_atomically, names, solid, wait_for
 
-from framecast.render import imaging
+from framecast.render import imaging, kinds
 from framecast.slideshow import watch as watch_module
 from framecast.slideshow.folder import FolderPlaylist
 from framecast.slideshow.scan import MAX_SCHEDULE_BYTES
@@ -134,12 +134,12 @@ def test_anything_the_decoder_raises_skips_only_that_file(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def probe(path: Path, max_pixels: int = imaging.MAX_PIXELS) -> tuple[int, int]:
+    def probe(path: Path, max_pixels: int = imaging.MAX_PIXELS) -> kinds.Probe:
         if path.name == "damaged.avif":
             raise RuntimeError("decoder exploded\x1b[0m")
-        return imaging.probe(path, max_pixels)
+        return kinds.probe_file(path, max_pixels)
 
-    monkeypatch.setattr(watch_module, "probe", probe)
+    monkeypatch.setattr(watch_module, "probe_file", probe)
     playlist = watch()
     drop_atomically(images, "damaged.avif", RED)
     reason = "cannot read it (RuntimeError: decoder exploded\\x1b[0m)"

@@ -14,9 +14,9 @@ from framecast.render import pixman
 from framecast.render.imaging import (
     RenderSpec,
     UnreadableImage,
-    probe,
     render_slide,
 )
+from framecast.render.kinds import Probe, probe_file
 from framecast.render.screen_frame import encode_screen
 
 SPEC = RenderSpec(320, 180, "contain", (0, 0, 0), 90)
@@ -60,7 +60,7 @@ def test_cover_fills_the_frame_and_crops(tmp_path: Path) -> None:
 def test_every_common_format_is_read_by_content_not_extension(tmp_path: Path, fmt: str) -> None:
     path = tmp_path / "no-extension-hint.dat"
     Image.new("RGB", (64, 36), BLUE).save(path, fmt)
-    assert probe(path) == (64, 36)
+    assert probe_file(path) == Probe("still", 64, 36)
     assert close_to(pixels(render_slide(path, SPEC)).getpixel((160, 90)), BLUE, 30)
 
 
@@ -110,7 +110,7 @@ def test_decompression_bomb_is_refused_from_its_header(tmp_path: Path) -> None:
     with pytest.raises(
         UnreadableImage, match="too large: 900 megapixels is over the 89 megapixel limit"
     ):
-        probe(path)
+        probe_file(path)
     with pytest.raises(UnreadableImage, match="too large"):
         render_slide(path, SPEC)
     assert time.process_time() - started < 0.5, "the bomb was decoded"
@@ -127,7 +127,7 @@ def test_unreadable_files_say_why(tmp_path: Path, content: bytes, reason: str) -
     path = tmp_path / "photo.jpg"
     path.write_bytes(content)
     with pytest.raises(UnreadableImage, match=reason):
-        probe(path)
+        probe_file(path)
 
 
 def test_truncated_jpeg_is_refused_when_decoded(tmp_path: Path) -> None:
@@ -135,14 +135,14 @@ def test_truncated_jpeg_is_refused_when_decoded(tmp_path: Path) -> None:
     buffer = io.BytesIO()
     Image.effect_noise((640, 480), 50).convert("RGB").save(buffer, "JPEG")
     path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
-    assert probe(path) == (640, 480)
+    assert probe_file(path) == Probe("still", 640, 480)
     with pytest.raises(UnreadableImage, match="damaged or incomplete"):
         render_slide(path, SPEC)
 
 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(UnreadableImage, match="disappeared"):
-        probe(tmp_path / "gone.jpg")
+        probe_file(tmp_path / "gone.jpg")
 
 
 def bgrx(image: Image.Image) -> bytearray:

@@ -32,7 +32,13 @@ from framecast.config import Settings, parse_settings
 from framecast.hub import FrameHub
 from framecast.producer import SlideshowProducer
 from framecast.render import imaging
-from framecast.render.imaging import RenderSpec, UnreadableImage, probe, render_slide
+from framecast.render.imaging import (
+    SLIDE_FORMAT_NAMES,
+    RenderSpec,
+    UnreadableImage,
+    render_slide,
+)
+from framecast.render.kinds import probe_file
 from framecast.slideshow.presenter import SlidePresenter
 from framecast.slideshow.renderer import SlideRenderer
 from framecast.web import create_app
@@ -85,8 +91,8 @@ def make_show(images: Path) -> Iterator[Callable[..., Show]]:
 def test_postscript_named_jpg_is_never_opened_as_postscript(tmp_path: Path) -> None:
     path = tmp_path / "x.jpg"
     path.write_bytes(EPS)
-    with pytest.raises(UnreadableImage, match="not a JPEG, PNG, WebP, GIF, BMP or TIFF image"):
-        probe(path)
+    with pytest.raises(UnreadableImage, match=f"not a {SLIDE_FORMAT_NAMES} image"):
+        probe_file(path)
     with pytest.raises(UnreadableImage, match="not a JPEG"):
         render_slide(path, RenderSpec(160, 90, "contain", (0, 0, 0), 80))
 
@@ -270,7 +276,7 @@ def test_a_live_server_skips_a_postscript_and_a_too_large_file_and_keeps_streami
         return {s["file"]: s["reason"] for s in server.status()["skipped"]}
 
     wait_for(lambda: len(reasons()) == 2, 10, what="two files skipped")
-    assert reasons()["x.jpg"] == "not a JPEG, PNG, WebP, GIF, BMP or TIFF image"
+    assert reasons()["x.jpg"] == f"not a {SLIDE_FORMAT_NAMES} image"
     assert "over the 1 megapixel limit ([slideshow] max_megapixels)" in reasons()["big.png"]
     wait_for(lambda: close_to(server.snapshot_centre() or (0, 0, 0), BLUE), 10, what="blue")
     assert server.get("/healthz")[0] == 200

@@ -111,7 +111,7 @@ def test_snapshot_status_and_health(images: Path, start_server: Callable[..., Se
     assert status["uptime_s"] > 0
     assert status["config_error"] is None
     assert status["skipped"] == [
-        {"file": "notes.txt", "reason": "not a JPEG, PNG, WebP, GIF, BMP or TIFF image"}
+        {"file": "notes.txt", "reason": "not a JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC or AVIF image"}
     ]
     assert server.get("/healthz") == (200, b"ok")
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import simplejpeg
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 
 from ..checks import Colour
 from ..config import Settings
@@ -22,11 +25,14 @@ MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 """The most pixels a file may claim to be looked at at all (Pillow's own warning limit); the
 slides' own limit, `[slideshow] max_megapixels`, is lower and applies before decoding."""
 
-SLIDE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
-"""The only decoders a slide file is offered to, whatever its content claims: Pillow also
+register_heif_opener()
+
+SLIDE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF", "AVIF")
+"""The only decoders a picture file is offered to, whatever its content claims: Pillow also
 recognises formats like EPS by content, and opening those runs external programs (Ghostscript).
-JPEG covers the multi-picture JPEGs (MPO) that cameras write."""
-SLIDE_FORMAT_NAMES = "JPEG, PNG, WebP, GIF, BMP or TIFF"
+JPEG covers the multi-picture JPEGs (MPO) that cameras write; HEIF (iPhone photos) comes from
+pillow-heif, AVIF from Pillow itself."""
+SLIDE_FORMAT_NAMES = "JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC or AVIF"
 
 SLIDE_FILTER = Image.Resampling.BILINEAR
 """Pillow's bilinear is a true area filter when shrinking: within 1.5 dB PSNR of Lanczos (both
@@ -98,25 +104,19 @@ def unturn(frame: Image.Image, rotate: int) -> Image.Image:
     return frame if rotate == 0 else frame.transpose(_TURNS[360 - rotate])
 
 
-def probe(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
-    """Read the header only: the image's size, or UnreadableImage saying why it is refused."""
-    with _open(path, max_pixels) as image:
-        return image.size
-
-
 def render_slide(path: Path, spec: RenderSpec) -> bytes:
     """Decode, orient, fit, turn and encode one slide file as a frame of the output size.
 
     Whatever the decoder raises becomes UnreadableImage: a file can only get itself skipped.
     """
     panel = spec.upright
-    with _open(path, spec.max_pixels) as image:
+    with open_picture(path, spec.max_pixels) as image:
         width, height = image.size
         try:
             orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
             if orientation in _ROTATED_ORIENTATIONS:
                 width, height = height, width
-            image.draft("RGB", fitted_size(width, height, panel))
+            image.draft("RGB", _draft_size(fitted_size(width, height, panel)))
             image.load()
             # exif_transpose copies even an upright image: a whole decoded image more.
             oriented = ImageOps.exif_transpose(image) if orientation != 1 else image
@@ -128,15 +128,26 @@ def render_slide(path: Path, spec: RenderSpec) -> bytes:
                 "not enough memory to decode it: lower [slideshow] max_megapixels"
             ) from None
         except (OSError, SyntaxError, ValueError) as error:
-            raise UnreadableImage(f"damaged or incomplete image ({_short(error)})") from None
+            raise UnreadableImage(f"damaged or incomplete image ({short_error(error)})") from None
         except Exception as error:
             raise UnreadableImage(
-                f"cannot decode it ({type(error).__name__}: {_short(error)})"
+                f"cannot decode it ({type(error).__name__}: {short_error(error)})"
             ) from None
     return encode_jpeg(frame, spec.quality, optimize=True)
 
 
-def _short(error: BaseException) -> str:
+DRAFT_SLACK = 0.9
+"""A JPEG decodes at 1/2, 1/4 or 1/8 of its size for a fraction of the work. The smallest of
+those that leaves the picture at least this share of the size it shows at is taken, and the rest
+scaled up: at TV distance 10% is not seen, and a 24-megapixel photo prepares in about half the
+time (docs/benchmarks.md, "Kinds of files")."""
+
+
+def _draft_size(size: tuple[int, int]) -> tuple[int, int]:
+    return max(1, int(size[0] * DRAFT_SLACK)), max(1, int(size[1] * DRAFT_SLACK))
+
+
+def short_error(error: BaseException) -> str:
     """An error's message, on one line and cut short: it goes into the log and /status."""
     return printable(str(error), 120)
 
@@ -151,23 +162,32 @@ def _fit_flat(image: Image.Image, spec: RenderSpec) -> Image.Image:
             rgba = rgba.resize(size, SLIDE_FILTER, reducing_gap=2.0)
         elif spec.fit == "cover":
             rgba = _cover(rgba, (spec.width, spec.height), SLIDE_FILTER)
-        return fit(_to_rgb(rgba, spec.background), spec)
-    return fit(_to_rgb(image, spec.background), spec)
+        return fit(to_rgb(rgba, spec.background), spec)
+    return fit(to_rgb(image, spec.background), spec)
 
 
-def _open(path: Path, max_pixels: int) -> Image.Image:
+@contextmanager
+def readable(path: Path) -> Iterator[None]:
+    """Turns what any file can do wrong (be empty, gone, unreadable, a folder) into
+    UnreadableImage, for the body that opens it."""
     try:
         if path.stat().st_size == 0:
             raise UnreadableImage("empty file (0 bytes)")
-        image = Image.open(path, formats=SLIDE_FORMATS)
-    except UnreadableImage:
-        raise
+        yield
     except FileNotFoundError:
         raise UnreadableImage("file disappeared before it could be read") from None
     except PermissionError:
         raise UnreadableImage("permission denied: the server cannot read this file") from None
     except IsADirectoryError:
         raise UnreadableImage("a folder, not a file") from None
+
+
+def open_picture(path: Path, max_pixels: int) -> Image.Image:
+    try:
+        with readable(path):
+            image = Image.open(path, formats=SLIDE_FORMATS)
+    except UnreadableImage:
+        raise
     except UnidentifiedImageError:
         raise UnreadableImage(f"not a {SLIDE_FORMAT_NAMES} image") from None
     except Image.DecompressionBombError as error:
@@ -175,10 +195,10 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
         size = f"{int(counted.group(1)) // 1_000_000} megapixels" if counted else "the image"
         raise UnreadableImage(_too_large(size, max_pixels)) from None
     except (OSError, SyntaxError, ValueError) as error:
-        raise UnreadableImage(f"damaged image header ({_short(error)})") from None
+        raise UnreadableImage(f"damaged image header ({short_error(error)})") from None
     except Exception as error:
         raise UnreadableImage(
-            f"cannot read its header ({type(error).__name__}: {_short(error)})"
+            f"cannot read its header ({type(error).__name__}: {short_error(error)})"
         ) from None
     width, height = image.size
     if width * height > max_pixels:
@@ -202,7 +222,7 @@ def fitted_size(width: int, height: int, spec: RenderSpec) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _to_rgb(image: Image.Image, background: Colour) -> Image.Image:
+def to_rgb(image: Image.Image, background: Colour) -> Image.Image:
     """RGB, with transparency flattened onto the background and 16-bit grey scaled down."""
     if image.mode == "RGB":
         return image

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -101,6 +102,11 @@ class FolderPlaylist:
             after = self._interrupted or current
             return self._rotation.peek(self._showable(), after)
 
+    def arrival_waiting(self) -> bool:
+        """Whether a file that arrived while running waits to be shown (with new_first)."""
+        with self._lock:
+            return self._next_arrival(take=False) is not None
+
     def duration(self, slide: Slide) -> float | None:
         """How long `slide` stays on screen by schedule.toml, or None for the usual interval."""
         with self._lock:
@@ -114,7 +120,12 @@ class FolderPlaylist:
     def _showable(self) -> list[Slide]:
         """The slides schedule.toml allows now (lock held)."""
         now = self._clock()
-        return [s for s in self._watch.slides() if self._schedule.allows(s.name, now)]
+        return [
+            replace(slide, page=page)
+            for slide in self._watch.slides()
+            if self._schedule.allows(slide.name, now)
+            for page in range(slide.pages)
+        ]
 
     def _next_arrival(self, take: bool = True) -> Slide | None:
         """The oldest arrival still in the folder (lock held)."""
@@ -128,8 +139,16 @@ class FolderPlaylist:
         return None
 
     def lookup(self, path: Path) -> Slide | None:
-        """The slide at `path` as it is now (its size and mtime may have changed), or None."""
+        """The file's slide (its first page) as it is now (its size and mtime may have
+        changed), or None."""
         return self._watch.lookup(path)
+
+    def now(self, slide: Slide) -> Slide | None:
+        """`slide` (the same page) as it is now, or None when its file or its page is gone."""
+        found = self._watch.lookup(slide.path)
+        if found is None or slide.page >= found.pages:
+            return None
+        return replace(found, page=slide.page)
 
     def report_unreadable(self, slide: Slide, reason: str) -> None:
         """The producer could not decode `slide`: skip it until the file changes."""

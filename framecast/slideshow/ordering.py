@@ -12,18 +12,43 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _DIGITS = re.compile(r"(\d+)")
+Place = tuple[Path, int]
 HISTORY = 100
 """How many shuffled slides "previous" can step back through."""
 
 
 @dataclass(frozen=True)
 class Slide:
-    """A file that passed the header check; `name` is its path relative to the folder."""
+    """A file that passed the header check, or one page of a document; `name` is the file's
+    path relative to the folder."""
 
     path: Path
     name: str
     mtime_ns: int
     size: int
+    kind: str = "still"
+    """"still", "animation", "document" or "video" (render/kinds.py)."""
+    pages: int = 1
+    page: int = 0
+    """Which page of a document this slide is, from 0."""
+    seconds: float | None = None
+    """A clip's length."""
+
+    @property
+    def place(self) -> tuple[Path, int]:
+        """Which slide this is, whatever its file's size and time."""
+        return self.path, self.page
+
+    @property
+    def title(self) -> str:
+        """The slide as /status and the log name it."""
+        return (
+            f"{self.name} (page {self.page + 1} of {self.pages})" if self.pages > 1 else self.name
+        )
+
+    @property
+    def moving(self) -> bool:
+        return self.kind in ("animation", "video")
 
 
 def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
@@ -41,9 +66,9 @@ class Rotation:
     def __init__(self, order: str, rng: random.Random | None = None) -> None:
         self.order = order
         self._rng = rng or random.Random()
-        self._bag: list[Path] = []
-        self._shown: set[Path] = set()
-        self._history: list[Path] = []
+        self._bag: list[Place] = []
+        self._shown: set[Place] = set()
+        self._history: list[Place] = []
 
     def peek(self, slides: list[Slide], current: Slide | None) -> Slide | None:
         """The slide `advance` would return, without moving."""
@@ -58,10 +83,10 @@ class Rotation:
         if not slides:
             return None
         if self.order == "shuffle":
-            by_path = {s.path: s for s in slides}
+            by_path = {s.place: s for s in slides}
             while self._history:
                 earlier = self._history.pop()
-                if current is not None and earlier == current.path:
+                if current is not None and earlier == current.place:
                     continue
                 if earlier in by_path:
                     return by_path[earlier]
@@ -85,11 +110,11 @@ class Rotation:
 
     def _key(self, slide: Slide) -> tuple[object, ...]:
         if self.order == "mtime":
-            return (slide.mtime_ns, natural_key(slide.name), slide.name)
-        return (natural_key(slide.name), slide.name)
+            return (slide.mtime_ns, natural_key(slide.name), slide.name, slide.page)
+        return (natural_key(slide.name), slide.name, slide.page)
 
     def _shuffled(self, slides: list[Slide], current: Slide | None, take: bool) -> Slide:
-        by_path = {s.path: s for s in slides}
+        by_path = {s.place: s for s in slides}
         self._bag = [p for p in self._bag if p in by_path]
         for path in by_path.keys() - self._shown - set(self._bag):
             self._bag.insert(self._rng.randint(0, len(self._bag)), path)
@@ -97,7 +122,7 @@ class Rotation:
             self._shown.clear()
             self._bag = list(by_path)
             self._rng.shuffle(self._bag)
-            if len(self._bag) > 1 and current is not None and self._bag[0] == current.path:
+            if len(self._bag) > 1 and current is not None and self._bag[0] == current.place:
                 swap = self._rng.randint(1, len(self._bag) - 1)
                 self._bag[0], self._bag[swap] = self._bag[swap], self._bag[0]
         chosen = self._bag[0]
@@ -105,5 +130,5 @@ class Rotation:
             self._bag.pop(0)
             self._shown.add(chosen)
             if current is not None:
-                self._history = [*self._history[-(HISTORY - 1) :], current.path]
+                self._history = [*self._history[-(HISTORY - 1) :], current.place]
         return by_path[chosen]

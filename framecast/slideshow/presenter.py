@@ -16,7 +16,7 @@ from PIL import Image
 from ..config import Settings, SlideshowSettings
 from ..hub import FrameHub
 from ..render.compose import Labels, fade, label
-from ..render.imaging import RenderSpec, encode_jpeg, turn, unturn
+from ..render.imaging import RenderSpec, encode_jpeg, encode_pixels, turn, unturn
 from ..render.placeholder import render_message
 from .folder import FolderPlaylist
 from .ordering import Slide
@@ -53,6 +53,19 @@ class SlidePresenter:
             self._show(("slide", slide, spec), lambda: jpeg, spec)
         else:
             self._show_composed(slide, jpeg, labels, fade_steps, settings.slideshow, spec)
+
+    def show_frame(
+        self, slide: Slide, picture: Image.Image, settings: Settings, spec: RenderSpec
+    ) -> None:
+        """Put one frame of a moving slide on the stream: `picture` is fitted to the upright
+        panel; it gets the slide's labels, is turned for the panel and encoded without the GIL
+        (a clip's frames come many times a second)."""
+        frame = turn(label(picture, self._labels(settings, slide)), spec.rotate)
+        rgb = frame if frame.mode == "RGB" else frame.convert("RGB")
+        pixels = memoryview(rgb.tobytes()).cast("B", (rgb.height, rgb.width, 3))
+        self._hub.publish(encode_pixels(pixels, "RGB", spec.quality), spec.width, spec.height)
+        self._shown, self._shown_image, self._shown_path = ("frame", slide), rgb, slide.path
+        self._resting = False
 
     def rest(self) -> None:
         """Nobody wants frames: the hub's frame is marked outdated, so that a snapshot or a new

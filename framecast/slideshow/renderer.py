@@ -10,13 +10,15 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from ..render.imaging import RenderSpec, render_slide
+from ..render.document import render_page
+from ..render.imaging import RenderSpec, encode_jpeg, render_slide, turn
+from ..render.motion import first_frame
 from .ordering import Slide
 
 CACHE_BYTES = 64 * 1024 * 1024
 """Room for about 200 rendered 1080p slides: bounds memory whatever the folder's size."""
 
-_Key = tuple[Path, int, int, RenderSpec]
+_Key = tuple[Path, int, int, int, RenderSpec]
 
 
 class SlideRenderer:
@@ -35,19 +37,20 @@ class SlideRenderer:
 
     def cached(self, slide: Slide, spec: RenderSpec) -> bytes | None:
         """The slide's frame if it is in the cache, without rendering it."""
-        key = (slide.path, slide.mtime_ns, slide.size, spec)
+        key = (slide.path, slide.mtime_ns, slide.size, slide.page, spec)
         with self._lock:
             return self._cache.get(key)
 
     def render(self, slide: Slide, spec: RenderSpec) -> bytes:
-        """The slide's frame as JPEG; raises imaging.UnreadableImage for a bad file."""
-        key = (slide.path, slide.mtime_ns, slide.size, spec)
+        """The slide's frame as JPEG (a moving slide's first); raises imaging.UnreadableImage
+        for a bad file."""
+        key = (slide.path, slide.mtime_ns, slide.size, slide.page, spec)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
-        jpeg = render_slide(slide.path, spec)
+        jpeg = _render(slide, spec)
         with self._lock:
             self.renders += 1
             if key not in self._cache:
@@ -57,3 +60,12 @@ class SlideRenderer:
                 _, evicted = self._cache.popitem(last=False)
                 self._bytes -= len(evicted)
         return jpeg
+
+
+def _render(slide: Slide, spec: RenderSpec) -> bytes:
+    if slide.kind == "document":
+        return render_page(slide.path, slide.page, spec)
+    if slide.moving:
+        picture = first_frame(slide.path, slide.kind, spec)
+        return encode_jpeg(turn(picture, spec.rotate), spec.quality, optimize=True)
+    return render_slide(slide.path, spec)

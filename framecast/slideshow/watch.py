@@ -18,11 +18,12 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..logtext import printable
-from ..render.imaging import UnreadableImage, probe
+from ..render.imaging import UnreadableImage
+from ..render.kinds import Probe, probe_file
 from ..supervise import ErrorLog, SupervisedThread
 from . import scan
 from .events import FolderEvents
@@ -121,7 +122,7 @@ class FolderWatch:
     def report_unreadable(self, slide: Slide, reason: str) -> None:
         """The producer could not decode `slide`: skip it until the file changes."""
         with self._cond:
-            if self._slides.get(slide.path) != slide:
+            if self._slides.get(slide.path) != replace(slide, page=0):
                 return
             del self._slides[slide.path]
             self._skip(slide.path, slide.name, (slide.mtime_ns, slide.size), reason)
@@ -132,7 +133,7 @@ class FolderWatch:
     @property
     def count(self) -> int:
         with self._cond:
-            return len(self._slides)
+            return sum(slide.pages for slide in self._slides.values())
 
     @property
     def folder_exists(self) -> bool | None:
@@ -245,7 +246,8 @@ class FolderWatch:
         if first_look:
             with self._cond:
                 self._folder_exists = True
-                slides, skipped = len(self._slides), len(self._skipped)
+                slides = sum(slide.pages for slide in self._slides.values())
+                skipped = len(self._skipped)
             log.info("Watching %s: %d slides, %d skipped", self._shown(), slides, skipped)
             changed = True
         if changed:
@@ -295,7 +297,7 @@ class FolderWatch:
         ):
             return
         try:
-            width, height = probe(path)
+            found = probe_file(path)
         except UnreadableImage as error:
             self._refuse(path, name, signature, item, str(error))
             return
@@ -303,14 +305,14 @@ class FolderWatch:
             reason = f"cannot read it ({type(error).__name__}: {printable(str(error))})"
             self._refuse(path, name, signature, item, reason)
             return
-        new = Slide(path, name, *signature)
+        new = Slide(path, name, *signature, found.kind, found.pages, seconds=found.seconds)
         with self._cond:
             self._skipped.pop(path, None)
             old = self._slides.get(path)
             self._slides[path] = new
         if item.announce:
             verb = "changed" if old else "added"
-            log.info("Slide %s: %s (%d×%d)", verb, printable(name), width, height)
+            log.info("Slide %s: %s (%s)", verb, printable(name), _described(found))
             if old is None:
                 self._on_arrival(path)
         self._on_change()
@@ -384,3 +386,13 @@ class FolderWatch:
         if self._events is not None:
             self._events.stop(timeout)
             self._events, self._watched = None, None
+
+
+def _described(found: Probe) -> str:
+    """What a log line says of a new slide."""
+    if found.kind == "document":
+        return f"{found.pages} page{'s' if found.pages != 1 else ''}"
+    size = f"{found.width}×{found.height}"
+    if found.kind == "video":
+        return f"{size} clip" + (f", {found.seconds:.1f} s" if found.seconds else "")
+    return f"{size}, animated" if found.kind == "animation" else size

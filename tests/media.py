@@ -1,0 +1,82 @@
+"""Files of every kind the show plays, made in the test with the libraries that read them:
+HEIC (pillow-heif), AVIF and animated GIF and PDF (Pillow), MP4 and WebM clips (PyAV)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pillow_heif
+from PIL import Image
+
+Colour = tuple[int, int, int]
+
+
+def heic(path: Path, colour: Colour, size: tuple[int, int] = (64, 48)) -> Path:
+    pillow_heif.from_pillow(Image.new("RGB", size, colour)).save(path, quality=90)
+    return path
+
+
+def avif(path: Path, colour: Colour, size: tuple[int, int] = (64, 48)) -> Path:
+    Image.new("RGB", size, colour).save(path, "AVIF", quality=90)
+    return path
+
+
+def pdf(path: Path, colours: list[Colour], size: tuple[int, int] = (160, 90)) -> Path:
+    """One page per colour, filled with it."""
+    pages = [Image.new("RGB", size, colour) for colour in colours]
+    pages[0].save(path, "PDF", save_all=True, append_images=pages[1:], resolution=72)
+    return path
+
+
+def animated(path: Path, colours: list[Colour], frame_ms: int = 200) -> Path:
+    """An animated GIF, WebP or PNG (APNG), by the file's extension."""
+    frames = [Image.new("RGB", (64, 36), colour) for colour in colours]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+    return path
+
+
+def clip(
+    path: Path,
+    colours: list[Colour],
+    fps: int = 10,
+    frames_each: int = 10,
+    size: tuple[int, int] = (160, 90),
+    codec: str | None = None,
+) -> Path:
+    """A clip showing each colour for `frames_each` frames at `fps`: H.264 in .mp4, VP8 in
+    .webm."""
+    codec = codec or ("libvpx" if path.suffix == ".webm" else "libx264")
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        number = 0
+        for colour in colours:
+            pixels = np.full((size[1], size[0], 3), colour, dtype=np.uint8)
+            for _ in range(frames_each):
+                frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+                frame.pts = number
+                number += 1
+                container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def sound_only(path: Path, seconds: float = 1.0) -> Path:
+    """An .mp4 with an audio track and no video."""
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("aac", rate=48000)
+        samples = int(48000 * seconds)
+        for start in range(0, samples, 1024):
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), dtype=np.float32), format="fltp", layout="mono"
+            )
+            frame.sample_rate = 48000
+            frame.pts = start
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
