@@ -24,7 +24,7 @@ from .screen.capture import ScreenCapture
 from .screen.feed import ScreenFeeds
 from .slideshow.folder import FolderPlaylist
 from .slideshow.ordering import Slide
-from .slideshow.playback import Playback
+from .slideshow.playback import MovingSlide
 from .slideshow.preparer import Refused, SlidePreparer
 from .slideshow.presenter import SlidePresenter
 from .slideshow.renderer import SlideRenderer
@@ -88,7 +88,7 @@ class SlideshowProducer:
         self._playlist: FolderPlaylist | None = None
         self._current: Slide | None = None
         self._presenter = SlidePresenter(hub, clock, address)
-        self._playback: Playback | None = None
+        self._moving = MovingSlide()
         self._shown_at = 0.0
         self._clock = clock
         self._source = settings.stream.source
@@ -115,7 +115,7 @@ class SlideshowProducer:
         if not self._thread.join(timeout):
             log.warning("The producer did not stop within %g s; leaving it", timeout)
         self._preparer.stop(timeout)
-        self._stop_playback()
+        self._moving.stop()
         self._screen.stop(timeout)
         if self._playlist is not None:
             self._playlist.stop()
@@ -150,8 +150,7 @@ class SlideshowProducer:
     @property
     def position(self) -> float | None:
         """Seconds into the moving slide on the stream, or None."""
-        playback = self._playback
-        return round(playback.position, 1) if playback is not None else None
+        return self._moving.position
 
     def stall_reason(self) -> str | None:
         """Why the show is stuck, or None: its next step is overdue by an interval and 5 s,
@@ -200,7 +199,7 @@ class SlideshowProducer:
         """Run the capture thread while someone wants frames, and only then."""
         self._screen.apply(settings)
         self._presenter.forget()
-        self._stop_playback()
+        self._moving.stop()
         wanted = self._hub.wanted
         if wanted and not self._screen.running:
             self._screen.start()
@@ -235,12 +234,12 @@ class SlideshowProducer:
         elif playlist.arrival_waiting():
             # A file dropped in while running shows at once (with new_first).
             current, self._shown_at = playlist.advance(current), now
-        elif self._finished(current, spec, now, due):
+        elif self._moving.finished(current, spec, now, due):
             current, self._shown_at = self._moved_on(settings, playlist, current, due, now)
         else:
             moved = False
         if moved:
-            self._stop_playback()  # even the same clip again plays from its start
+            self._moving.stop()  # even the same clip again plays from its start
         self._current = current
         self._preparing = False
         if not self._hub.wanted:
@@ -260,41 +259,27 @@ class SlideshowProducer:
         if isinstance(prepared, Refused):
             playlist.report_unreadable(current, prepared.reason)
             return 0
-        if not self._playing(current, spec):
+        if not self._moving.plays(current, spec):
             self._presenter.show_slide(current, prepared, settings, spec)
         self._on_screen = current
         if current.moving:
             return self._play(settings, playlist, current, spec)
-        self._stop_playback()
+        self._moving.stop()
         interval = self._interval(settings, playlist, current)
         wait = self._shown_at + interval - time.monotonic()
         if settings.overlay.clock:
             wait = min(wait, 60.0 - self._clock().second - self._clock().microsecond / 1e6)
         return max(0.0, wait)
 
-    def _playing(self, slide: Slide, spec: RenderSpec) -> bool:
-        playback = self._playback
-        return playback is not None and (playback.slide, playback.spec) == (slide, spec)
-
-    def _finished(self, slide: Slide, spec: RenderSpec, now: float, due: float) -> bool:
-        """Whether the slide's time is over: its interval, but a clip plays to its end and an
-        animation shows at least one whole pass."""
-        playback = self._playback if self._playing(slide, spec) else None
-        if playback is None or playback.ended:
-            return now >= due or playback is not None
-        whole = playback.loops >= 1 if slide.kind == "animation" else slide.seconds is not None
-        return now >= due and whole
-
     def _play(
         self, settings: Settings, playlist: FolderPlaylist, slide: Slide, spec: RenderSpec
     ) -> float:
-        """Step the moving slide's playback (started once its first frame is on the stream,
-        which is when its time begins); returns how long until its next frame or its end."""
+        """Step the moving slide's playback, started once its first frame is on the stream
+        (which is when its time begins); returns how long until its next frame or its end."""
         now = time.monotonic()
-        if not self._playing(slide, spec):
-            self._stop_playback()
+        if not self._moving.plays(slide, spec):
             try:
-                self._playback = Playback(
+                self._moving.start(
                     slide,
                     spec,
                     settings.stream.max_fps,
@@ -307,21 +292,11 @@ class SlideshowProducer:
                 playlist.report_unreadable(slide, str(error))
                 return 0.0
             self._shown_at = now
-        playback = self._playback
-        assert playback is not None
-        if self._paused:
-            playback.hold(now)
-            return SCHEDULE_CHECK_SECONDS
-        next_at = playback.step(now)
+        next_at = self._moving.step(now, self._paused)
         if next_at is None:
-            return 0.0
+            return 0.0 if not self._paused else SCHEDULE_CHECK_SECONDS
         due = self._shown_at + self._interval(settings, playlist, slide)
         return max(0.0, min(next_at, due) - time.monotonic())
-
-    def _stop_playback(self) -> None:
-        if self._playback is not None:
-            self._playback.close()
-            self._playback = None
 
     def _moved_on(
         self, settings: Settings, playlist: FolderPlaylist, slide: Slide, due: float, now: float
@@ -345,7 +320,7 @@ class SlideshowProducer:
         while: /status shows where the show is by the clock); the step woken then catches up
         with the clock and shows the slide the show is on."""
         self._presenter.rest()
-        self._stop_playback()
+        self._moving.stop()
         self._resting = True
         self._preparer.want([], spec, settings.slideshow.prepare_timeout)
         self._on_screen = self._current

@@ -17,6 +17,8 @@ from conftest import config_text
 from PIL import Image
 from support import BLUE, GREEN, RED, YELLOW, Server, StreamReader, close_to, solid, wait_for
 
+from framecast.render.kinds import probe_file
+
 Colour = tuple[int, int, int]
 NAMES = {"r": RED, "g": GREEN, "b": BLUE, "y": YELLOW}
 
@@ -254,3 +256,11 @@ def test_a_pdf_of_two_thousand_pages_counts_them_and_shows_the_first_at_once(
     stream.wait_colour(RED)
     assert server.status()["slides"] == 2000
     stream.close()
+
+
+def test_a_multi_page_tiff_is_a_still_picture_not_an_animation(tmp_path: Path) -> None:
+    pages = [Image.new("RGB", (64, 36), colour) for colour in (RED, GREEN)]
+    pages[0].save(tmp_path / "scan.tif", save_all=True, append_images=pages[1:])
+    media.animated(tmp_path / "spin.gif", [RED, GREEN])
+    assert probe_file(tmp_path / "scan.tif").kind == "still"
+    assert probe_file(tmp_path / "spin.gif").kind == "animation"

@@ -16,6 +16,9 @@ from .motion import probe_clip
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv"})
 DOCUMENT_SUFFIXES = frozenset({".pdf"})
+ANIMATED_FORMATS = frozenset({"GIF", "PNG", "WEBP"})
+"""Pictures of several frames that play; a camera's MPO (a second picture for depth or 3D) and
+a multi-page TIFF show their first picture."""
 _RAW = "a camera RAW file: export it as JPEG (or HEIC) to show it"
 _NEVER_SHOWN = {
     **dict.fromkeys(
@@ -64,5 +67,5 @@ def probe_file(path: Path, max_pixels: int = MAX_PIXELS) -> Probe:
         width, height, seconds = probe_clip(path)
         return Probe("video", width, height, seconds=seconds)
     with open_picture(path, max_pixels) as image:
-        moving = bool(getattr(image, "is_animated", False))
+        moving = image.format in ANIMATED_FORMATS and bool(getattr(image, "is_animated", False))
         return Probe("animation" if moving else "still", *image.size)

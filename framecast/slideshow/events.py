@@ -9,7 +9,18 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
@@ -24,6 +35,17 @@ log = logging.getLogger(__name__)
 
 _HANDLED_EVENTS = {"created", "modified", "closed", "moved", "deleted"}
 _PARENT_EVENTS = {"created", "moved", "deleted"}
+_COMINGS_AND_GOINGS: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    FileMovedEvent,
+    FileDeletedEvent,
+    DirCreatedEvent,
+    DirMovedEvent,
+    DirDeletedEvent,
+]
+_INSIDE = [*_COMINGS_AND_GOINGS, FileModifiedEvent, FileClosedEvent]
+"""What the kernel is asked to report. Not opens and reads: every rescan, preparation and
+neighbouring channel's look at its own folder would wake every watch on the shared parent."""
 
 
 IDLE_WAKE_SECONDS = 30.0
@@ -73,7 +95,9 @@ class FolderEvents:
         inside = FileSystemEventHandler()
         inside.on_any_event = self._event  # type: ignore[method-assign]
         try:
-            self._observer.schedule(inside, str(self._folder), recursive=self._recursive)
+            self._observer.schedule(
+                inside, str(self._folder), recursive=self._recursive, event_filter=_INSIDE
+            )
             self._observer.start()
         except OSError as error:
             log.warning(
@@ -87,7 +111,9 @@ class FolderEvents:
             around = FileSystemEventHandler()
             around.on_any_event = self._parent_event  # type: ignore[method-assign]
             try:
-                self._observer.schedule(around, str(parent), recursive=False)
+                self._observer.schedule(
+                    around, str(parent), recursive=False, event_filter=_COMINGS_AND_GOINGS
+                )
             except OSError as error:
                 log.info(
                     "Cannot watch %s (%s): a re-created image folder is seen at the next rescan",

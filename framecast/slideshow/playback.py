@@ -95,3 +95,59 @@ class Playback:
             if frame.at - self._shown_at >= self._gap * 0.999:
                 self._shown_at = frame.at
                 return frame
+
+
+class MovingSlide:
+    """The producer's one playback: which moving slide plays, started when it comes on the
+    stream and closed when the show moves on. Called by the producer thread (`position` by
+    HTTP threads)."""
+
+    def __init__(self) -> None:
+        self._playback: Playback | None = None
+
+    @property
+    def position(self) -> float | None:
+        """Seconds into the moving slide on the stream, or None."""
+        playback = self._playback
+        return round(playback.position, 1) if playback is not None else None
+
+    def plays(self, slide: Slide, spec: RenderSpec) -> bool:
+        playback = self._playback
+        return playback is not None and (playback.slide, playback.spec) == (slide, spec)
+
+    def finished(self, slide: Slide, spec: RenderSpec, now: float, due: float) -> bool:
+        """Whether the slide's time, due at `due`, is over: a still's at `due`, but a clip
+        plays to its end and an animation shows at least one whole pass."""
+        playback = self._playback if self.plays(slide, spec) else None
+        if playback is None or playback.ended:
+            return now >= due or playback is not None
+        whole = playback.loops >= 1 if slide.kind == "animation" else slide.seconds is not None
+        return now >= due and whole
+
+    def start(
+        self,
+        slide: Slide,
+        spec: RenderSpec,
+        max_fps: float,
+        now: float,
+        show: Callable[[Image.Image], None],
+    ) -> None:
+        """Play `slide`, whose first frame is on the stream now; raises UnreadableImage."""
+        self.stop()
+        self._playback = Playback(slide, spec, max_fps, now, show)
+
+    def step(self, now: float, paused: bool) -> float | None:
+        """Publish the frame due (none while paused); when the next is due, or None at the
+        end of a clip (or while paused)."""
+        playback = self._playback
+        if playback is None:
+            return None
+        if paused:
+            playback.hold(now)
+            return None
+        return playback.step(now)
+
+    def stop(self) -> None:
+        if self._playback is not None:
+            self._playback.close()
+            self._playback = None
