@@ -211,7 +211,10 @@ def test_a_second_ctrl_c_exits_at_once(images: Path, start_server: Callable[...,
     server = start_server()
     StreamReader(server.port).wait_colour(GREEN)
     # Two pending SIGINTs merge into one, so the second signal here is a SIGTERM; the server
-    # treats any signal that arrives while it is stopping the same way.
+    # treats any signal that arrives while it is stopping the same way. The server is held
+    # still while both are sent: otherwise it may have stopped before the second one arrives.
+    server.process.send_signal(signal.SIGSTOP)
     server.process.send_signal(signal.SIGINT)
     server.process.send_signal(signal.SIGTERM)
+    server.process.send_signal(signal.SIGCONT)
     assert server.process.wait(5) == 128 + signal.SIGTERM
