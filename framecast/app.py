@@ -14,6 +14,8 @@ from typing import Any
 
 from flask import Flask
 
+from .browser.engine import PageBrowser
+from .browser.screenshots import ScreenshotService
 from .config import DEFAULT_CHANNEL, Settings
 from .config_watch import ConfigWatcher
 from .netinfo import main_url
@@ -22,16 +24,21 @@ from .web import create_app
 
 log = logging.getLogger("framecast")
 
+STOP_SECONDS = 1.0
+
 
 class Framecast:
     """Owns the shows and the config watcher; builds what `/status` and `/healthz` say."""
 
     def __init__(self, config_path: Path, settings: Settings, host: str, port: int) -> None:
         self.host = host
-        self.shows = ShowRegistry(settings, lambda: main_url(host, port))
+        self.pages = PageBrowser(settings.web)
+        """The browser web slides and the screenshot API share, started on first need."""
+        self.screenshots = ScreenshotService(self.pages)
+        self.shows = ShowRegistry(settings, lambda: main_url(host, port), self.pages)
         self.watcher = ConfigWatcher(config_path, settings, self._apply)
         self.app: Flask = create_app(
-            self.shows, self.status, lambda: self.watcher.settings, self.health
+            self.shows, self.status, lambda: self.watcher.settings, self.health, self.screenshots
         )
         self._started = time.monotonic()
         self._instance = secrets.token_hex(8)
@@ -49,6 +56,11 @@ class Framecast:
             **default,
             "uptime_s": round(time.monotonic() - self._started, 3),
             "config_error": self.watcher.error,
+            "web": {
+                "renders": self.pages.renders,
+                "api_renders": self.screenshots.renders,
+                "api_cache_hits": self.screenshots.cache_hits,
+            },
             "instance": self._instance,
             "channels": channels,
         }
@@ -74,6 +86,7 @@ class Framecast:
         """Called on the config watcher's thread after a successful reload."""
         if (old.server.host, old.server.port) != (new.server.host, new.server.port):
             log.warning("[server] host and port take effect when the server is restarted")
+        self.pages.apply(new.web)
         self.shows.apply(new)
         sources = [s.stream.source for s in old.shows().values()]
         if sources != [s.stream.source for s in new.shows().values()] or (
@@ -89,3 +102,4 @@ class Framecast:
         """End every stream and join every thread this object started."""
         self.shows.stop()
         self.watcher.stop()
+        self.pages.stop(STOP_SECONDS)

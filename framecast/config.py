@@ -149,12 +149,40 @@ class OverlaySettings:
     """Pixels; None = in proportion to the frame's height."""
 
 
+@dataclass(frozen=True)
+class WebSettings:
+    """Web pages as slides (`.url` and `.html` files) and the screenshot API, for all channels:
+    they share one browser."""
+
+    TABLE: ClassVar[str] = "web"
+    PER_CHANNEL: ClassVar[bool] = False
+    refresh: float = field(default=300.0, metadata=checked_by(number(1, 86400)))
+    """A web slide is rendered again when it comes on and its rendering is older than this."""
+    timeout: float = field(default=15.0, metadata=checked_by(number(1, 120)))
+    """A page not loaded and drawn within this many seconds is given up (its tab closed)."""
+    chromium: str | None = field(default=None, metadata=checked_by(text))
+    """The Chromium program; None = `chromium` (or `chromium-browser`) on PATH."""
+    api: bool = field(default=False, metadata=checked_by(boolean))
+    """Serve `/api/screenshot` and `/api/screenshots` (with the token, when one is set)."""
+    cache_seconds: float = field(default=300.0, metadata=checked_by(number(0, 86400)))
+    """The API answers a repeat of the same request from its cache for this long."""
+    allow_private: bool = field(default=False, metadata=checked_by(boolean))
+    """Let the API render pages on this machine and the LAN (loopback, private, link-local)."""
+
+
 DEFAULT_CHANNEL = "default"
 """The channel the top-level tables describe, served at `/`."""
 CHANNEL_NAME = re.compile(r"[a-z0-9-]{1,32}")
 TV_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MAX_CHANNELS = 100
-SECTIONS = (ServerSettings, StreamSettings, SlideshowSettings, OverlaySettings, ScreenSettings)
+SECTIONS = (
+    ServerSettings,
+    StreamSettings,
+    SlideshowSettings,
+    OverlaySettings,
+    ScreenSettings,
+    WebSettings,
+)
 _TABLES: dict[str, dict[str, Check]] = {
     section.TABLE: {f.name: f.metadata["check"] for f in fields(section)} for section in SECTIONS
 }
@@ -170,6 +198,7 @@ class Settings:
     slideshow: SlideshowSettings = SlideshowSettings()
     screen: ScreenSettings = ScreenSettings()
     overlay: OverlaySettings = OverlaySettings()
+    web: WebSettings = WebSettings()
     channels: tuple[tuple[str, Settings], ...] = ()
     """Each `[channels.NAME]` table: the top-level settings with the channel's own keys."""
     tvs: tuple[tuple[str, str], ...] = ()
@@ -248,6 +277,7 @@ def parse_settings(text: str, base_dir: Path) -> Settings:
         slideshow=SlideshowSettings(**slideshow),
         screen=ScreenSettings(**_checked("screen", raw.get("screen", {}))),
         overlay=OverlaySettings(**_checked("overlay", raw.get("overlay", {}))),
+        web=WebSettings(**_checked("web", raw.get("web", {}))),
     )
     channels = _channels(raw.get("channels", {}), top, base_dir)
     names = {DEFAULT_CHANNEL, *(name for name, _ in channels)}

@@ -257,7 +257,8 @@ class SlideshowProducer:
             self._preparing = True
             return PREPARING_CHECK_SECONDS
         if isinstance(prepared, Refused):
-            playlist.report_unreadable(current, prepared.reason)
+            retry = settings.web.refresh if current.kind == "web" else None
+            playlist.report_unreadable(current, prepared.reason, retry)
             return 0
         if not self._moving.plays(current, spec):
             self._presenter.show_slide(current, prepared, settings, spec)

@@ -14,12 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .browser.engine import PageBrowser
 from .config import DEFAULT_CHANNEL, Settings
 from .hub import FrameHub
 from .producer import SlideshowProducer
 from .render.imaging import encode_jpeg, render_spec, turn
 from .render.placeholder import render_message
 from .screen.feed import ScreenFeeds
+from .slideshow.renderer import SlideRenderer
 
 log = logging.getLogger("framecast")
 
@@ -60,11 +62,18 @@ class Show:
     registry)."""
 
     def __init__(
-        self, name: str, settings: Settings, screens: ScreenFeeds, address: Callable[[], str]
+        self,
+        name: str,
+        settings: Settings,
+        screens: ScreenFeeds,
+        address: Callable[[], str],
+        pages: PageBrowser | None,
     ) -> None:
         self.name = name
         self.hub = FrameHub()
-        self.producer = SlideshowProducer(self.hub, settings, screens=screens, address=address)
+        self.producer = SlideshowProducer(
+            self.hub, settings, SlideRenderer(pages), screens=screens, address=address
+        )
         self.settings = settings
 
     def status(self) -> ShowStatus:
@@ -92,8 +101,12 @@ class ShowRegistry:
     the registry; the lookups by HTTP threads.
     """
 
-    def __init__(self, settings: Settings, address: Callable[[], str]) -> None:
+    def __init__(
+        self, settings: Settings, address: Callable[[], str], pages: PageBrowser | None = None
+    ) -> None:
         self._lock = threading.Lock()
+        self._pages = pages
+        """The browser web slides are drawn by, shared by every channel (owned by the app)."""
         self._address = address
         self._settings = settings
         self._shows: dict[str, Show] = {}
@@ -140,7 +153,7 @@ class ShowRegistry:
             show.producer.stop(STOP_SECONDS)
 
     def _add(self, name: str, settings: Settings) -> None:
-        show = Show(name, settings, self._screens, self._channel_address(name))
+        show = Show(name, settings, self._screens, self._channel_address(name), self._pages)
         with self._lock:
             if self._stopped:
                 return

@@ -5,7 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/apt.sh
-python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_install python3-venv
+missing=()
+# Web pages (.url and .html slides, the screenshot API) are drawn by Debian's Chromium.
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+[ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 exec .venv/bin/python slideshow.py "$@"

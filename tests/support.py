@@ -7,6 +7,7 @@ import http.client
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -387,3 +389,22 @@ class OneChannel:
 
     def command(self, name: str, action: str) -> None:
         self._control(action)
+
+
+def in_network_namespace(setup: str, script: str) -> dict[str, Any]:
+    """Run the Python `script` in a new network namespace (`unshare -n`) after the shell
+    commands `setup`; the JSON object its last output line holds. Nothing it sends leaves the
+    namespace."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("a network namespace needs root and unshare (util-linux) in CI")
+        pytest.skip("needs root and unshare to make a network namespace")
+    result = subprocess.run(
+        ["unshare", "-n", "sh", "-c", f'{setup} && exec "$0" -c "$1"', sys.executable, script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))

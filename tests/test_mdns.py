@@ -3,17 +3,11 @@ so nothing is sent on a real interface. The namespace has only `lo`, with multic
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 from conftest import config_text
-from support import solid
+from support import in_network_namespace, solid
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,10 +61,6 @@ INSIDE = textwrap.dedent(
 
 def in_namespace(tmp_path: Path, count: int, multicast: bool) -> dict[str, object]:
     """Run `count` servers with mDNS and a browser in a new network namespace."""
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        if os.environ.get("CI"):
-            pytest.fail("the mDNS tests need root and unshare (util-linux) in CI")
-        pytest.skip("needs root and unshare to make a network namespace")
     config = tmp_path / "config.toml"
     config.write_text(
         config_text().replace('host = "127.0.0.1"', 'host = "127.0.0.1"\nmdns = true')
@@ -79,15 +69,7 @@ def in_namespace(tmp_path: Path, count: int, multicast: bool) -> dict[str, objec
     setup = "ip link set lo up"
     if multicast:
         setup += " && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo"
-    result = subprocess.run(
-        ["unshare", "-n", "sh", "-c", f'{setup} && exec "$0" -c "$1"', sys.executable, script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+    return in_network_namespace(setup, script)
 
 
 def test_two_servers_announce_themselves_under_two_names(tmp_path: Path, images: Path) -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..browser.shortcut import page_url
 from .document import count_pages
 from .imaging import MAX_PIXELS, UnreadableImage, open_picture
 from .motion import probe_clip
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv"})
 DOCUMENT_SUFFIXES = frozenset({".pdf"})
+WEB_SUFFIXES = frozenset({".url", ".html", ".htm"})
 ANIMATED_FORMATS = frozenset({"GIF", "PNG", "WEBP"})
 """Pictures of several frames that play; a camera's MPO (a second picture for depth or 3D) and
 a multi-page TIFF show their first picture."""
@@ -47,7 +49,7 @@ class Probe:
     """A file's kind and what the show needs to know of it before showing it."""
 
     kind: str
-    """"still", "animation", "document" or "video"."""
+    """"still", "animation", "document", "video" or "web" (a page drawn by the browser)."""
     width: int = 0
     height: int = 0
     pages: int = 1
@@ -61,6 +63,9 @@ def probe_file(path: Path, max_pixels: int = MAX_PIXELS) -> Probe:
     reason = _NEVER_SHOWN.get(suffix)
     if reason is not None:
         raise UnreadableImage(reason)
+    if suffix in WEB_SUFFIXES:
+        page_url(path)
+        return Probe("web")
     if suffix in DOCUMENT_SUFFIXES:
         return Probe("document", pages=count_pages(path))
     if suffix in VIDEO_SUFFIXES:

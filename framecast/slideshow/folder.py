@@ -150,9 +150,10 @@ class FolderPlaylist:
             return None
         return replace(found, page=slide.page)
 
-    def report_unreadable(self, slide: Slide, reason: str) -> None:
-        """The producer could not decode `slide`: skip it until the file changes."""
-        self._watch.report_unreadable(slide, reason)
+    def report_unreadable(self, slide: Slide, reason: str, retry: float | None = None) -> None:
+        """The producer could not decode `slide`: skip it until the file changes (or, with
+        `retry`, until a rescan that many seconds from now)."""
+        self._watch.report_unreadable(slide, reason, retry)
 
     # --- status ----------------------------------------------------------------------------
 

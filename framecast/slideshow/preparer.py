@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ..logtext import printable
 from ..render.imaging import RenderSpec, UnreadableImage
 from .ordering import Slide
-from .renderer import SlideRenderer
+from .renderer import RenderKey, SlideRenderer
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,8 @@ class SlidePreparer:
         self._on_ready = on_ready
         self._cond = threading.Condition()
         self._wanted: list[_Key] = []
-        self._failed: dict[_Key, str] = {}
+        self._failed: dict[RenderKey, str] = {}
+        """Refusals by the renderer's key: a web page's expires with its refresh period."""
         self._job: tuple[_Key, float] | None = None
         """The slide being prepared and when it began."""
         self._generation = 0
@@ -74,7 +75,7 @@ class SlidePreparer:
         key = (slide, spec)
         with self._cond:
             self._expire()
-            refused = self._failed.get(key)
+            refused = self._failed.get(self._renderer.key(*key))
         if refused is not None:
             return Refused(refused)
         return self._renderer.cached(slide, spec)
@@ -94,14 +95,13 @@ class SlidePreparer:
         if self._job is None:
             return
         key, started = self._job
-        if time.monotonic() - started < self._timeout:
+        allowed, setting = self._renderer.time_allowed(key[0], self._timeout)
+        if time.monotonic() - started < allowed:
             return
-        self._fail(
-            key, f"took longer than {self._timeout:g} s to prepare ([slideshow] prepare_timeout)"
-        )
+        self._fail(key, f"took longer than {allowed:g} s to prepare ({setting})")
         self._job = None
         self._generation += 1
-        log.warning("Gave up preparing %s after %g s", printable(key[0].name), self._timeout)
+        log.warning("Gave up preparing %s after %g s", printable(key[0].name), allowed)
         self._ensure_worker()
 
     def _ensure_worker(self) -> None:
@@ -121,7 +121,7 @@ class SlidePreparer:
 
     def _fail(self, key: _Key, reason: str) -> None:
         """Record a refusal (lock held); the oldest are forgotten past `FAILURES_KEPT`."""
-        self._failed[key] = reason
+        self._failed[self._renderer.key(*key)] = reason
         while len(self._failed) > FAILURES_KEPT:
             del self._failed[next(iter(self._failed))]
 
@@ -129,7 +129,8 @@ class SlidePreparer:
         """The first wanted slide not ready nor refused, or None to end (lock held)."""
         while not self._stopping and generation == self._generation:
             for key in self._wanted:
-                if key not in self._failed and self._renderer.cached(*key) is None:
+                failed = self._renderer.key(*key) in self._failed
+                if not failed and self._renderer.cached(*key) is None:
                     self._job = (key, time.monotonic())
                     return key
             self._cond.wait()

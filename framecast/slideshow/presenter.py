@@ -50,7 +50,8 @@ class SlidePresenter:
         labels = self._labels(settings, slide)
         fade_steps = self._fade_steps(settings.slideshow)
         if labels.empty and not fade_steps:
-            self._show(("slide", slide, spec), lambda: jpeg, spec)
+            # The frame itself is in the key: a web page drawn anew is the same slide.
+            self._show(("slide", slide, spec, jpeg), lambda: jpeg, spec)
         else:
             self._show_composed(slide, jpeg, labels, fade_steps, settings.slideshow, spec)
 
@@ -116,7 +117,7 @@ class SlidePresenter:
         that frame was on the stream (not outdated by a rest). Labels are drawn on the upright
         picture, so that they read upright on a turned panel; without labels the prepared JPEG
         is the final frame as it is."""
-        key = ("composed", slide, spec, labels)
+        key = ("composed", slide, spec, labels, jpeg)
         if self._still_shown(key):
             return
         with Image.open(io.BytesIO(jpeg)) as decoded:

@@ -12,14 +12,23 @@ from ..logtext import printable
 from .schedule import SCHEDULE_FILE, Schedule, ScheduleError, parse_schedule
 
 IGNORED_SUFFIXES = ("~", ".part", ".tmp", ".crdownload")
+PAGE_FOLDER_SUFFIX = "_files"
+PAGE_PART_SUFFIXES = (".css", ".js", ".mjs", ".woff", ".woff2", ".ttf", ".otf", ".map")
 MAX_SCHEDULE_BYTES = 1_000_000
 """schedule.toml is read only up to this size: anyone who can drop files can write it."""
 
 
 def is_ignored(name: str) -> bool:
-    """Hidden and temporary files (and anything in a hidden folder) are never slides."""
+    """Hidden and temporary files, anything in a hidden folder, and the parts of a saved web
+    page (its `NAME_files` folder, as browsers save one, and its style sheets and scripts) are
+    never slides."""
     parts = name.split("/")
-    return any(p.startswith(".") for p in parts) or parts[-1].endswith(IGNORED_SUFFIXES)
+    return (
+        any(p.startswith(".") for p in parts)
+        or any(p.endswith(PAGE_FOLDER_SUFFIX) for p in parts[:-1])
+        or parts[-1].endswith(IGNORED_SUFFIXES)
+        or parts[-1].lower().endswith(PAGE_PART_SUFFIXES)
+    )
 
 
 def list_files(folder: Path, recursive: bool, follow: bool) -> dict[Path, tuple[int, int]]:
@@ -34,7 +43,7 @@ def list_files(folder: Path, recursive: bool, follow: bool) -> dict[Path, tuple[
             dirs[:] = []
             continue
         walked.add(real)
-        dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
+        dirs[:] = [d for d in dirs if not is_ignored(f"{d}/")] if recursive else []
         linked = [] if follow else [d for d in dirs if os.path.islink(os.path.join(root, d))]
         for name in names + linked:
             path = Path(root) / name

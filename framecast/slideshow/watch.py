@@ -14,6 +14,7 @@ files on every screen.
 from __future__ import annotations
 
 import logging
+import math
 import stat
 import threading
 import time
@@ -87,6 +88,8 @@ class FolderWatch:
         self._cond = threading.Condition()
         self._slides: dict[Path, Slide] = {}
         self._skipped: dict[Path, tuple[tuple[int, int], str]] = {}
+        self._retry_at: dict[Path, float] = {}
+        """Skipped files to examine again, though unchanged, at the first rescan after then."""
         self._pending: dict[Path, _Pending] = {}
         self._folder_exists: bool | None = None
         self._settle = SETTLE_SECONDS
@@ -119,13 +122,16 @@ class FolderWatch:
         with self._cond:
             return self._slides.get(path)
 
-    def report_unreadable(self, slide: Slide, reason: str) -> None:
-        """The producer could not decode `slide`: skip it until the file changes."""
+    def report_unreadable(self, slide: Slide, reason: str, retry: float | None = None) -> None:
+        """The producer could not decode `slide`: skip it until the file changes, or until
+        the first rescan `retry` seconds from now (a web page may load later)."""
         with self._cond:
             if self._slides.get(slide.path) != replace(slide, page=0):
                 return
             del self._slides[slide.path]
             self._skip(slide.path, slide.name, (slide.mtime_ns, slide.size), reason)
+            if retry is not None:
+                self._retry_at[slide.path] = time.monotonic() + retry
         self._on_change()
 
     # --- status ----------------------------------------------------------------------------
@@ -292,8 +298,9 @@ class FolderWatch:
         with self._cond:
             slide = self._slides.get(path)
             skipped = self._skipped.get(path)
+            retry = self._retry_at.get(path, math.inf) <= time.monotonic()
         if (slide and (slide.mtime_ns, slide.size) == signature) or (
-            skipped and skipped[0] == signature
+            skipped and skipped[0] == signature and not retry
         ):
             return
         try:
@@ -308,6 +315,7 @@ class FolderWatch:
         new = Slide(path, name, *signature, found.kind, found.pages, seconds=found.seconds)
         with self._cond:
             self._skipped.pop(path, None)
+            self._retry_at.pop(path, None)
             old = self._slides.get(path)
             self._slides[path] = new
         if item.announce:
@@ -355,6 +363,7 @@ class FolderWatch:
         """Drop a path that is gone (lock held); True if a slide left the show."""
         self._pending.pop(path, None)
         self._skipped.pop(path, None)
+        self._retry_at.pop(path, None)
         slide = self._slides.pop(path, None)
         if slide is not None:
             log.info("Slide removed: %s", printable(slide.name))
@@ -392,6 +401,8 @@ def _described(found: Probe) -> str:
     """What a log line says of a new slide."""
     if found.kind == "document":
         return f"{found.pages} page{'s' if found.pages != 1 else ''}"
+    if found.kind == "web":
+        return "a web page"
     size = f"{found.width}×{found.height}"
     if found.kind == "video":
         return f"{size} clip" + (f", {found.seconds:.1f} s" if found.seconds else "")

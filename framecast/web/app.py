@@ -20,11 +20,13 @@ from typing import Any, Protocol
 
 from flask import Flask, Response, abort, jsonify, request
 
+from ..browser.screenshots import ScreenshotService
 from ..config import DEFAULT_CHANNEL, TV_ID, Settings
 from ..hub import FrameHub
 from ..render.imaging import SNAPSHOT_FORMATS
 from . import mjpeg
 from .guard import NO_STORE, OncePerMinute, content_security_policy, install_guards, refusal
+from .screenshots import add_screenshot_api
 from .snapshot import (
     SNAPSHOT_BUSY_RETRY_SECONDS,
     SNAPSHOT_WAIT_SECONDS,
@@ -71,11 +73,12 @@ def create_app(
     status: Callable[[], dict[str, Any]],
     settings: Callable[[], Settings],
     health: Callable[[], str | None] = lambda: None,
+    screenshots: ScreenshotService | None = None,
 ) -> Flask:
     """A Flask app serving every channel of `channels`; `status` and `settings` are read on
     every request. `channels.command` is called with "next", "previous", "pause" or "resume"
     when a phone on the LAN drives a show. `health` says what is wrong, or None when all is
-    well, for `/healthz`."""
+    well, for `/healthz`. `screenshots` renders web pages for the screenshot API."""
     app = Flask(__name__)
     templates = resources.files(__package__).joinpath("templates")
     page = templates.joinpath("index.html").read_bytes()
@@ -89,6 +92,8 @@ def create_app(
     log_refusal = OncePerMinute()
     instance = secrets.token_hex(4)
     install_guards(app, settings, log_refusal)
+    if screenshots is not None:
+        add_screenshot_api(app, screenshots, settings, log_refusal)
 
     def known(name: str) -> str:
         """`name` if it is a channel now; otherwise the request ends with 404."""

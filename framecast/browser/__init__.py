@@ -1,0 +1,1 @@
+"""Web pages drawn by a headless Chromium: web slides and the screenshot API."""

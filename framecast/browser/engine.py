@@ -1,0 +1,328 @@
+"""One headless Chromium, shared by every web slide and screenshot request.
+
+The browser is Debian's `chromium` (or `[web] chromium`), driven by Playwright: never a
+browser download. It is started on first need and kept; each rendering gets a fresh context
+(no cookies or storage shared between renders) and at most `RENDERS_AT_ONCE` run together. A
+rendering that takes longer than `[web] timeout` is given up and its tab closed; a browser that
+crashed, or would not close a tab, is dropped and started again for the next rendering.
+
+Playwright's objects belong to the event loop they were made on: `PageBrowser` owns one thread
+running that loop, and `render` (called from any thread: slide preparers, HTTP threads) hands
+each rendering to it and waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import io
+import logging
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from typing import Literal
+
+from PIL import Image
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    async_playwright,
+)
+from playwright.async_api import Error as PlaywrightError
+
+from ..config import WebSettings
+from ..logtext import printable
+from .guard import MAX_REDIRECTS, RequestGuard
+
+log = logging.getLogger(__name__)
+
+RENDERS_AT_ONCE = 3
+"""Tabs rendering together: more only queue for the two cores' time."""
+QUEUE_TURNS = 8
+"""A caller waits at most this many renderings' worth of time (its own and those queued
+before it) before it gives up on a browser that no longer answers."""
+LAUNCH_SECONDS = 30.0
+CLOSE_SECONDS = 5.0
+MAX_PAGE_HEIGHT = 16384
+"""A full-page screenshot is cut here: Chromium draws nothing taller in one piece."""
+CHROMIUM_ARGS = [
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--mute-audio",
+]
+WEBP_QUALITY = 90
+JPEG_QUALITY = 90
+
+Format = Literal["png", "jpeg", "webp"]
+
+
+class PageError(Exception):
+    """The page cannot be rendered; the message says why, for a person."""
+
+
+class PageRefused(PageError):
+    """The page or one of its redirects is on this machine or its network, and the rendering
+    is guarded (`[web] allow_private` is off)."""
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One rendering asked for."""
+
+    url: str
+    width: int
+    height: int
+    format: Format = "png"
+    full_page: bool = False
+    delay_ms: int = 0
+    guarded: bool = True
+    """Refuse private addresses ([web] allow_private off): for the API, not the owner's slides."""
+
+
+@dataclass(frozen=True)
+class Rendering:
+    data: bytes
+    note: str | None = None
+    """Said of a full page that was cut at MAX_PAGE_HEIGHT."""
+
+
+def find_chromium(configured: str | None) -> str | None:
+    """The Chromium program: `[web] chromium`, else `chromium` or `chromium-browser` on PATH."""
+    if configured:
+        return shutil.which(configured)
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class PageBrowser:
+    """The shared browser. `render` from any thread; `apply` from the config watcher's thread;
+    `stop` by the owner (the app)."""
+
+    def __init__(self, settings: WebSettings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self.renders = 0
+        """Renderings begun since start, for /status and the tests."""
+        # Used on the loop's thread only:
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._launching: asyncio.Lock | None = None
+        self._slots: asyncio.Semaphore | None = None
+
+    @property
+    def settings(self) -> WebSettings:
+        return self._settings
+
+    def apply(self, settings: WebSettings) -> None:
+        """New `[web]` settings; a new `chromium` takes effect when the browser next starts."""
+        self._settings = settings
+
+    def render(self, shot: Shot) -> Rendering:
+        """Render `shot` (blocks until done); raises PageError saying why it failed."""
+        loop = self._running_loop()
+        future = asyncio.run_coroutine_threadsafe(self._render(shot), loop)
+        try:
+            turn = self._settings.timeout + CLOSE_SECONDS
+            return future.result(LAUNCH_SECONDS + turn * QUEUE_TURNS)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise PageError("the browser did not answer") from None
+        except concurrent.futures.CancelledError:
+            raise PageError("the server is stopping") from None
+
+    def stop(self, timeout: float) -> None:
+        """Close the browser and end the loop's thread."""
+        with self._lock:
+            self._stopped = True
+            loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        closing = asyncio.run_coroutine_threadsafe(self._close(), loop)
+        try:
+            closing.result(timeout)
+        except (concurrent.futures.TimeoutError, PlaywrightError):
+            log.warning("The web page browser did not close within %g s", timeout)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+
+    # --- the loop's thread ------------------------------------------------------------------
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._stopped:
+                raise PageError("the server is stopping")
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(
+                    target=self._run_loop, args=(loop,), name="web-browser", daemon=True
+                )
+                self._loop = loop
+                self._thread.start()
+            return self._loop
+
+    def _run_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The browser's thread: runs its event loop until `stop`."""
+        asyncio.set_event_loop(loop)
+        self._launching = asyncio.Lock()
+        self._slots = asyncio.Semaphore(RENDERS_AT_ONCE)
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    async def _render(self, shot: Shot) -> Rendering:
+        assert self._slots is not None
+        async with self._slots:
+            browser = await self._started()
+            self.renders += 1
+            try:
+                context = await browser.new_context(
+                    viewport={"width": shot.width, "height": shot.height},
+                    service_workers="block",
+                    accept_downloads=False,
+                )
+            except PlaywrightError as error:
+                await self._drop_browser()
+                raise PageError(f"the browser failed: {_first_line(error)}") from None
+            timeout = self._settings.timeout
+            try:
+                return await asyncio.wait_for(self._shoot(context, shot), timeout)
+            except TimeoutError:
+                raise PageError(
+                    f"the page did not load and draw within {timeout:g} s ([web] timeout)"
+                ) from None
+            finally:
+                try:
+                    await asyncio.wait_for(context.close(), CLOSE_SECONDS)
+                except (TimeoutError, PlaywrightError):
+                    await self._drop_browser()
+
+    async def _shoot(self, context: BrowserContext, shot: Shot) -> Rendering:
+        guard = RequestGuard()
+        if shot.guarded:
+            await context.route("**/*", guard.route)
+            await context.route_web_socket("**/*", guard.web_socket)
+        page = await context.new_page()
+        page.on("popup", _close_popup)
+        url = shot.url
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                response = await page.goto(url, wait_until="load")
+            except PlaywrightError as error:
+                if guard.refusals:
+                    raise PageRefused(f"refused: {guard.refusals[0]}") from None
+                if not (await self._connected()):
+                    raise PageError("the browser crashed") from None
+                shown = printable(url, 80)
+                raise PageError(f"cannot load {shown}: {_first_line(error)}") from None
+            if not guard.redirects:
+                break
+            url = guard.redirects.pop()
+        else:
+            raise PageError(f"more than {MAX_REDIRECTS} redirects (ERR_TOO_MANY_REDIRECTS)")
+        if response is not None and response.status >= 400:
+            raise PageError(f"the page answered HTTP {response.status}")
+        if shot.delay_ms:
+            await page.wait_for_timeout(shot.delay_ms)
+        return await _screenshot(page, shot)
+
+    async def _started(self) -> Browser:
+        """The browser, launched if there is none or it has crashed."""
+        assert self._launching is not None
+        async with self._launching:
+            if self._browser is not None and self._browser.is_connected():
+                return self._browser
+            await self._drop_browser()
+            executable = find_chromium(self._settings.chromium)
+            if executable is None:
+                raise PageError(
+                    "no Chromium to render web pages: install chromium "
+                    "(bash scripts/serve.sh does), or set [web] chromium"
+                )
+            args = [*CHROMIUM_ARGS, *(["--no-sandbox"] if os.geteuid() == 0 else [])]
+            try:
+                if self._playwright is None:
+                    self._playwright = await async_playwright().start()
+                self._browser = await self._playwright.chromium.launch(
+                    executable_path=executable, args=args, timeout=LAUNCH_SECONDS * 1000
+                )
+            except PlaywrightError as error:
+                raise PageError(f"cannot start {executable}: {_first_line(error)}") from None
+            log.info("Started the web page browser (%s)", executable)
+            return self._browser
+
+    async def _connected(self) -> bool:
+        return self._browser is not None and self._browser.is_connected()
+
+    async def _drop_browser(self) -> None:
+        browser, self._browser = self._browser, None
+        if browser is not None:
+            try:
+                await asyncio.wait_for(browser.close(), CLOSE_SECONDS)
+            except (TimeoutError, PlaywrightError):
+                log.warning("The web page browser would not close; it is left to exit")
+
+    async def _close(self) -> None:
+        """Stopping: renderings still running end now (their callers hear that the server is
+        stopping), then the browser and the driver close."""
+        for task in asyncio.all_tasks():
+            if task is not asyncio.current_task():
+                task.cancel()
+        await self._drop_browser()
+        if self._playwright is not None:
+            await self._playwright.stop()
+            self._playwright = None
+
+
+async def _screenshot(page: Page, shot: Shot) -> Rendering:
+    note = None
+    clip = None
+    if shot.full_page:
+        height = int(
+            await page.evaluate(
+                "Math.max(document.documentElement.scrollHeight,"
+                " document.body ? document.body.scrollHeight : 0)"
+            )
+        )
+        if height > MAX_PAGE_HEIGHT:
+            note = f"the page is {height} px high: cut at {MAX_PAGE_HEIGHT} px"
+            clip = {
+                "x": 0.0,
+                "y": 0.0,
+                "width": float(shot.width),
+                "height": float(MAX_PAGE_HEIGHT),
+            }
+    kind: Literal["png", "jpeg"] = "jpeg" if shot.format == "jpeg" else "png"
+    data = await page.screenshot(
+        type=kind,
+        full_page=shot.full_page,
+        clip=clip,  # type: ignore[arg-type]
+        quality=JPEG_QUALITY if kind == "jpeg" else None,
+        animations="disabled",
+        caret="hide",
+    )
+    if shot.format == "webp":
+        with Image.open(io.BytesIO(data)) as image:
+            out = io.BytesIO()
+            image.save(out, "WEBP", quality=WEBP_QUALITY)
+            data = out.getvalue()
+    return Rendering(data, note)
+
+
+async def _close_popup(popup: Page) -> None:
+    """Popups are closed as they open: a page that opens a hundred leaves nothing behind."""
+    await popup.close()
+
+
+def _first_line(error: BaseException) -> str:
+    return printable(str(error).strip().splitlines()[0] if str(error).strip() else "", 160)

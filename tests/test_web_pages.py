@@ -1,0 +1,414 @@
+"""Web pages as slides (`.url` and `.html` files) and the screenshot API, rendered by Debian's
+Chromium through Playwright, against a web server in the test serving pages of known colours."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import signal
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import config_text, need_tool
+from flask.testing import FlaskClient
+from pages import PageServer
+from PIL import Image
+from support import (
+    BLUE,
+    GREEN,
+    RED,
+    YELLOW,
+    Server,
+    StreamReader,
+    close_to,
+    in_network_namespace,
+    solid,
+    wait_for,
+)
+
+from framecast.app import Framecast
+from framecast.config import load_settings
+
+WEB = "\n[web]\n"
+
+
+@pytest.fixture(scope="module")
+def pages() -> Iterator[PageServer]:
+    need_tool("chromium", "chromium")
+    server = PageServer(RED)
+    yield server
+    server.close()
+
+
+def shortcut(folder: Path, name: str, url: str) -> Path:
+    path = folder / name
+    path.write_text(f"[InternetShortcut]\r\nURL={url}\r\n")
+    return path
+
+
+def skipped(server: Server) -> dict[str, str]:
+    return {item["file"]: item["reason"] for item in server.status()["skipped"]}
+
+
+# --- web slides -------------------------------------------------------------------------------
+
+
+def test_a_url_slide_shows_the_page_and_its_new_colour_after_refresh(
+    images: Path, start_server: Callable[..., Server], pages: PageServer
+) -> None:
+    pages.colour = GREEN
+    shortcut(images, "lunch.url", pages.url + "/colour")
+    server = start_server(interval=1, extra=WEB + "refresh = 1\n")
+    stream = StreamReader(server.port)
+    stream.wait_colour(GREEN, timeout=20)
+    assert server.status()["slides"] == 1
+    pages.colour = BLUE
+    stream.wait_colour(BLUE, timeout=20)
+    assert server.status()["web"]["renders"] >= 2
+    stream.close()
+
+
+def test_an_html_slide_shows_its_relative_image_and_its_folder_is_not_a_slide(
+    images: Path, start_server: Callable[..., Server], pages: PageServer
+) -> None:
+    (images / "menu_files").mkdir()
+    solid(images / "menu_files" / "logo.png", YELLOW)
+    (images / "menu.html").write_text(
+        '<!DOCTYPE html><html><body style="margin:0">'
+        '<img src="menu_files/logo.png" style="display:block;width:100vw;height:100vh">'
+        "</body></html>"
+    )
+    server = start_server(extra="recursive = true\n")
+    stream = StreamReader(server.port)
+    stream.wait_colour(YELLOW, timeout=20)
+    assert server.status()["slides"] == 1
+    stream.close()
+
+
+def test_a_page_that_hangs_is_skipped_after_the_timeout_and_the_show_goes_on(
+    images: Path, start_server: Callable[..., Server], pages: PageServer
+) -> None:
+    solid(images / "a.png", GREEN)
+    shortcut(images, "b.url", pages.url + "/hang")
+    server = start_server(interval=1, extra=WEB + "timeout = 2\n")
+    stream = StreamReader(server.port)
+    stream.wait_colour(GREEN, timeout=10)
+    wait_for(lambda: "b.url" in skipped(server), timeout=20, what="the hanging page skipped")
+    assert "did not load and draw within 2 s" in skipped(server)["b.url"]
+    stream.wait_colour(GREEN)
+    assert server.get("/healthz")[0] == 200
+    stream.close()
+
+
+def test_bad_shortcuts_and_a_missing_browser_are_skipped_with_their_reasons(
+    images: Path, start_server: Callable[..., Server], pages: PageServer
+) -> None:
+    solid(images / "a.png", GREEN)
+    (images / "empty.url").write_text("[InternetShortcut]\r\nIconIndex=0\r\n")
+    shortcut(images, "local.url", "file:///etc/passwd")
+    shortcut(images, "script.url", "javascript:alert(1)")
+    shortcut(images, "page.url", pages.url + "/colour")
+    (images / "gone.url").write_bytes(b"\xff\xfe" + b"\x00" * 100_000)
+    server = start_server(interval=1, extra=WEB + 'chromium = "/nowhere/chromium"\n')
+    stream = StreamReader(server.port)
+    stream.wait_colour(GREEN, timeout=10)
+    wait_for(lambda: len(skipped(server)) == 5, timeout=20, what="five files skipped")
+    reasons = skipped(server)
+    assert "no URL= line" in reasons["empty.url"]
+    assert "only http and https" in reasons["local.url"]
+    assert "only http and https" in reasons["script.url"]
+    assert "install chromium" in reasons["page.url"]
+    assert "not an Internet shortcut" in reasons["gone.url"]
+    log = server.log()
+    assert "Skipped page.url" in log
+    assert "Traceback" not in log
+    stream.wait_colour(GREEN)
+    stream.close()
+
+
+# --- the screenshot API -------------------------------------------------------------------------
+
+
+class Api:
+    """A Framecast app in this process, its config editable, for the API's HTTP contract."""
+
+    def __init__(self, folder: Path) -> None:
+        self.config = folder / "config.toml"
+        (folder / "images").mkdir()
+        self.write("api = true\nallow_private = true\n")
+        self.framecast = Framecast(self.config, load_settings(self.config), "127.0.0.1", 8000)
+        self.client: FlaskClient = self.framecast.app.test_client()
+
+    def write(self, web: str, server: str = "") -> None:
+        text = config_text().replace("[server]\n", "[server]\n" + server)
+        self.config.write_text(text + WEB + web)
+
+    def configure(self, web: str, server: str = "") -> None:
+        self.write(web, server)
+        self.framecast.watcher.reload()
+        assert self.framecast.watcher.error is None
+
+    def get(self, **args: Any) -> Any:
+        return self.client.get("/api/screenshot", query_string=args)
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory, pages: PageServer) -> Iterator[Api]:
+    made = Api(tmp_path_factory.mktemp("api"))
+    yield made
+    made.framecast.stop()
+
+
+@pytest.fixture
+def private_allowed(api: Api) -> Api:
+    api.configure("api = true\nallow_private = true\n")
+    return api
+
+
+def decoded(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def test_the_api_renders_the_size_format_and_colour_asked_for(
+    private_allowed: Api, pages: PageServer
+) -> None:
+    pages.colour = BLUE
+    for fmt, mimetype, pil in (("png", "image/png", "PNG"), ("jpeg", "image/jpeg", "JPEG")):
+        answer = private_allowed.get(url=pages.url + "/colour", width=640, height=360, format=fmt)
+        assert answer.status_code == 200, answer.get_json()
+        assert answer.mimetype == mimetype
+        image = decoded(answer.data)
+        assert (image.format, image.size) == (pil, (640, 360))
+        assert close_to(image.convert("RGB").getpixel((320, 180)), BLUE)
+    answer = private_allowed.get(url=pages.url + "/colour", width=300, height=200, format="webp")
+    image = decoded(answer.data)
+    assert (answer.mimetype, image.format, image.size) == ("image/webp", "WEBP", (300, 200))
+
+
+def test_a_repeat_is_served_from_the_cache_with_its_etag(
+    private_allowed: Api, pages: PageServer
+) -> None:
+    args = {"url": pages.url + "/colour?cache", "width": 200, "height": 100}
+    first = private_allowed.get(**args)
+    renders = private_allowed.framecast.screenshots.renders
+    second = private_allowed.get(**args)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert first.headers["X-Framecast-Cache"] == "miss"
+    assert second.headers["X-Framecast-Cache"] == "hit"
+    assert second.data == first.data
+    assert second.headers["ETag"] == first.headers["ETag"]
+    assert "max-age=300" in second.headers["Cache-Control"]
+    assert private_allowed.framecast.screenshots.renders == renders, "no second rendering"
+    again = private_allowed.client.get(
+        "/api/screenshot", query_string=args, headers={"If-None-Match": first.headers["ETag"]}
+    )
+    assert again.status_code == 304
+    assert private_allowed.framecast.status()["web"]["api_cache_hits"] >= 2
+
+
+@pytest.mark.parametrize(
+    ("args", "parameter"),
+    [
+        ({}, "url"),
+        ({"url": "file:///etc/passwd"}, "url"),
+        ({"url": "javascript:alert(1)"}, "url"),
+        ({"url": "http://"}, "url"),
+        ({"url": "https://example.invalid/", "width": "0"}, "width"),
+        ({"url": "https://example.invalid/", "width": "3841"}, "width"),
+        ({"url": "https://example.invalid/", "height": "2161"}, "height"),
+        ({"url": "https://example.invalid/", "height": "²"}, "height"),
+        ({"url": "https://example.invalid/", "format": "gif"}, "format"),
+        ({"url": "https://example.invalid/", "delay": "10001"}, "delay"),
+        ({"url": "https://example.invalid/", "full_page": "maybe"}, "full_page"),
+    ],
+)
+def test_a_bad_parameter_is_a_400_naming_it(
+    private_allowed: Api, args: dict[str, str], parameter: str
+) -> None:
+    answer = private_allowed.get(**args)
+    assert answer.status_code == 400
+    assert answer.get_json()["parameter"] == parameter
+    assert answer.get_json()["allowed"]
+
+
+def test_a_batch_renders_each_request_and_checks_them_all_first(
+    private_allowed: Api, pages: PageServer
+) -> None:
+    pages.colour = GREEN
+    items = [{"url": pages.url + "/colour?batch", "width": 100 + i, "height": 50} for i in range(3)]
+    answer = private_allowed.client.post("/api/screenshots", json=items)
+    assert answer.status_code == 200
+    results = answer.get_json()["screenshots"]
+    assert [r["status"] for r in results] == [200, 200, 200]
+    for i, result in enumerate(results):
+        image = decoded(base64.b64decode(result["image"]))
+        assert image.size == (100 + i, 50)
+        assert close_to(image.convert("RGB").getpixel((50, 25)), GREEN)
+    too_many = private_allowed.client.post("/api/screenshots", json=items * 4)
+    assert too_many.status_code == 400
+    assert too_many.get_json()["parameter"] == "body"
+    bad_item = private_allowed.client.post("/api/screenshots", json=[items[0], {"url": "ftp://x"}])
+    assert bad_item.status_code == 400
+    assert bad_item.get_json()["index"] == 1
+
+
+def test_an_eleventh_rendering_at_once_gets_429_with_retry_after(
+    api: Api, pages: PageServer
+) -> None:
+    api.configure("api = true\nallow_private = true\ntimeout = 3\n")
+    items = [{"url": f"{pages.url}/hang?{i}"} for i in range(10)]
+    answers: list[Any] = []
+    batch = threading.Thread(
+        target=lambda: answers.append(api.client.post("/api/screenshots", json=items))
+    )
+    batch.start()
+    try:
+        wait_for(lambda: pages.hits.get("/hang", 0) >= 3, timeout=15, what="renderings begun")
+        refused = api.get(url=pages.url + "/colour?eleventh")
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"] == "3"
+    finally:
+        batch.join(60)
+    results = answers[0].get_json()["screenshots"]
+    assert all(r["status"] == 502 and "within 3 s" in r["error"] for r in results)
+    assert api.get(url=pages.url + "/colour?after").status_code == 200
+
+
+def test_misbehaving_pages(private_allowed: Api, pages: PageServer) -> None:
+    pages.colour = YELLOW
+    popups = private_allowed.get(url=pages.url + "/popups", width=200, height=100)
+    assert popups.status_code == 200
+    assert close_to(decoded(popups.data).convert("RGB").getpixel((100, 50)), YELLOW)
+    tall = private_allowed.get(url=pages.url + "/tall", width=100, height=100, full_page="true")
+    assert tall.status_code == 200
+    assert decoded(tall.data).size == (100, 16384)
+    assert "cut at 16384 px" in tall.headers["X-Framecast-Note"]
+    loop = private_allowed.get(url=pages.url + "/loop")
+    assert loop.status_code == 502
+    assert "REDIRECT" in loop.get_json()["error"].upper()
+    missing = private_allowed.get(url=pages.url + "/nothing-here")
+    assert missing.status_code == 502
+    assert "HTTP 404" in missing.get_json()["error"]
+
+
+def browser_processes() -> list[int]:
+    """The main Chromium processes (not their helpers) started from this test process."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = (int(fields[1]), command)
+    found = []
+    for pid, (_, command) in parents.items():
+        ancestor = pid
+        while ancestor in parents and ancestor != os.getpid():
+            ancestor = parents[ancestor][0]
+        if ancestor == os.getpid() and b"chromium" in command and b"--type=" not in command:
+            found.append(pid)
+    return found
+
+
+def test_a_crashed_browser_is_started_again_for_the_next_rendering(
+    private_allowed: Api, pages: PageServer
+) -> None:
+    pages.colour = GREEN
+    assert private_allowed.get(url=pages.url + "/colour?before-crash").status_code == 200
+    crashed = browser_processes()
+    assert crashed, "the shared browser is running"
+    for pid in crashed:
+        os.kill(pid, signal.SIGKILL)
+
+    def drawn_again() -> bool:
+        answer = private_allowed.get(url=pages.url + f"/colour?after-crash-{time.monotonic()}")
+        return answer.status_code == 200 and close_to(
+            decoded(answer.data).convert("RGB").getpixel((10, 10)), GREEN
+        )
+
+    wait_for(drawn_again, timeout=30, interval=0.5, what="a rendering after the crash")
+    assert set(browser_processes()).isdisjoint(crashed)
+
+
+def test_private_targets_are_refused_by_default_and_the_api_is_off_unless_asked(
+    api: Api, pages: PageServer
+) -> None:
+    api.configure("api = true\n")
+    answer = api.get(url=pages.url + "/colour?private")
+    assert answer.status_code == 403
+    assert "allow_private" in answer.get_json()["error"]
+    for url in ("http://localhost:9/", "http://169.254.169.254/latest/", "http://[::1]:9/"):
+        assert api.get(url=url).status_code == 403, url
+    api.configure("api = false\n")
+    assert api.get(url=pages.url + "/colour").status_code == 404
+    api.configure("api = true\nallow_private = true\n", 'token = "secret-token"\n')
+    assert api.get(url=pages.url + "/colour").status_code == 401
+    answer = api.client.get(
+        "/api/screenshot",
+        query_string={"url": pages.url + "/colour"},
+        headers={"Authorization": "Bearer secret-token"},
+    )
+    assert answer.status_code == 200
+
+
+INSIDE = textwrap.dedent(
+    """
+    import json, sys, urllib.parse
+    sys.path.insert(0, {tests!r})
+    from pages import PageServer
+    from support import centre
+    from framecast.browser.engine import PageBrowser, PageRefused, Shot
+    from framecast.browser.screenshots import ScreenshotService
+    from framecast.config import WebSettings
+
+    lan = PageServer((200, 30, 30))
+    public = PageServer((30, 200, 60), host={public!r}, port=80)
+    browser = PageBrowser(WebSettings(timeout=10))
+    service = ScreenshotService(browser)
+    seen = {{}}
+    shot = service.shoot(Shot(public.url + "/colour", 64, 36, "jpeg"))
+    seen["public"] = list(centre(shot.data))
+    secret = urllib.parse.quote(lan.url + "/colour")
+    try:
+        service.shoot(Shot(public.url + "/to?url=" + secret, 64, 36))
+        seen["redirect"] = "rendered"
+    except PageRefused as refused:
+        seen["redirect"] = str(refused)
+    onward = urllib.parse.quote(public.url + "/colour?again")
+    shot = service.shoot(Shot(public.url + "/to?url=" + onward, 64, 36, "jpeg"))
+    seen["public_redirect"] = list(centre(shot.data))
+    image = urllib.parse.quote(lan.url + "/secret.png")
+    shot = service.shoot(Shot(public.url + "/with-image?src=" + image, 64, 36, "jpeg"))
+    seen["with_image"] = list(centre(shot.data))
+    seen["lan_hits"] = lan.hits
+    seen["public_hits"] = public.hits
+    browser.stop(5)
+    print(json.dumps(seen))
+    """
+)
+
+
+def test_a_public_page_cannot_reach_the_lan_by_redirect_or_by_a_request_it_makes() -> None:
+    """In a network namespace with one public address of its own on `lo` (nothing leaves it),
+    a public page redirects to a loopback page, and another asks for an image there."""
+    need_tool("chromium", "chromium")
+    public = "11.0.0.1"
+    script = INSIDE.format(tests=str(Path(__file__).parent), public=public)
+    setup = f"ip link set lo up && ip addr add {public}/32 dev lo"
+    seen = in_network_namespace(setup, script)
+    assert close_to(tuple(seen["public"]), (30, 200, 60)), "a public page renders"
+    assert "refused" in seen["redirect"]
+    assert "127.0.0.1" in seen["redirect"]
+    assert close_to(tuple(seen["public_redirect"]), (30, 200, 60)), "a public redirect is followed"
+    assert close_to(tuple(seen["with_image"]), (30, 200, 60)), "the page renders without it"
+    assert seen["lan_hits"] == {}, "nothing reached the LAN page"
+    assert seen["public_hits"] == {"/colour": 2, "/to": 2, "/with-image": 1}
