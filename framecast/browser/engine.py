@@ -118,6 +118,7 @@ class PageBrowser:
         self._browser: Browser | None = None
         self._launching: asyncio.Lock | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._rendering: set[asyncio.Task[Rendering]] = set()
 
     @property
     def settings(self) -> WebSettings:
@@ -181,6 +182,15 @@ class PageBrowser:
             loop.close()
 
     async def _render(self, shot: Shot) -> Rendering:
+        task = asyncio.current_task()
+        assert task is not None
+        self._rendering.add(task)
+        try:
+            return await self._render_in_turn(shot)
+        finally:
+            self._rendering.discard(task)
+
+    async def _render_in_turn(self, shot: Shot) -> Rendering:
         assert self._slots is not None
         async with self._slots:
             browser = await self._started()
@@ -275,9 +285,8 @@ class PageBrowser:
     async def _close(self) -> None:
         """Stopping: renderings still running end now (their callers hear that the server is
         stopping), then the browser and the driver close."""
-        for task in asyncio.all_tasks():
-            if task is not asyncio.current_task():
-                task.cancel()
+        for task in self._rendering:
+            task.cancel()
         await self._drop_browser()
         if self._playwright is not None:
             await self._playwright.stop()
