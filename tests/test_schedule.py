@@ -174,3 +174,21 @@ def test_a_slide_keeps_its_own_duration_on_the_stream(
     error = wait_for(lambda: server.status()["schedule_error"], what="schedule_error")
     assert error.startswith("schedule.toml: not valid TOML")
     assert "Schedule not applied" in server.log()
+
+
+def test_order_puts_the_named_slides_first_in_its_order() -> None:
+    from framecast.slideshow.ordering import Rotation, Slide
+
+    schedule = parse_schedule('order = ["c.jpg", "a.jpg"]\n[[rule]]\nmatch = "b.jpg"\n')
+    assert schedule.order == ("c.jpg", "a.jpg")
+    rotation = Rotation("name")
+    rotation.listed = {name: place for place, name in enumerate(schedule.order)}
+    slides = [Slide(Path(n), n, 0, 1) for n in ("a.jpg", "b.jpg", "c.jpg", "d.jpg")]
+    shown, current = [], None
+    for _ in range(4):
+        current = rotation.advance(slides, current)
+        assert current is not None
+        shown.append(current.name)
+    assert shown == ["c.jpg", "a.jpg", "b.jpg", "d.jpg"]
+    with pytest.raises(ScheduleError, match="order"):
+        parse_schedule('order = "a.jpg"\n')

@@ -71,6 +71,7 @@ class FolderPlaylist:
         with self._lock:
             if order != self._rotation.order:
                 self._rotation = Rotation(order)
+                self._rotation.listed = _places(self._schedule)
             self._new_first = new_first
             if not new_first:
                 self._arrivals.clear()
@@ -203,4 +204,13 @@ class FolderPlaylist:
                 log.error("Schedule not applied, keeping the last good one: %s", error)
         with self._lock:
             self._schedule, self._schedule_error = schedule, error
+            self._rotation.listed = _places(schedule)
         self._on_change()
+
+
+def _places(schedule: Schedule) -> dict[str, int]:
+    """Each file name of schedule.toml `order` and its place (the first, if named twice)."""
+    places: dict[str, int] = {}
+    for place, name in enumerate(schedule.order):
+        places.setdefault(name, place)
+    return places

@@ -65,6 +65,8 @@ class Rotation:
 
     def __init__(self, order: str, rng: random.Random | None = None) -> None:
         self.order = order
+        self.listed: dict[str, int] = {}
+        """File names placed first, by their place (schedule.toml `order`)."""
         self._rng = rng or random.Random()
         self._bag: list[Place] = []
         self._shown: set[Place] = set()
@@ -109,9 +111,12 @@ class Rotation:
         return next((s for s in ordered if self._key(s) > after), ordered[0])
 
     def _key(self, slide: Slide) -> tuple[object, ...]:
+        place = self.listed.get(slide.name)
+        if place is not None:
+            return (0, place, slide.page)
         if self.order == "mtime":
-            return (slide.mtime_ns, natural_key(slide.name), slide.name, slide.page)
-        return (natural_key(slide.name), slide.name, slide.page)
+            return (1, slide.mtime_ns, natural_key(slide.name), slide.name, slide.page)
+        return (1, natural_key(slide.name), slide.name, slide.page)
 
     def _shuffled(self, slides: list[Slide], current: Slide | None, take: bool) -> Slide:
         by_path = {s.place: s for s in slides}

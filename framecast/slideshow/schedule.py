@@ -1,4 +1,6 @@
-"""`schedule.toml` in the watched folder: which slides show when, and for how long.
+"""`schedule.toml` in the watched folder: which slides show when, for how long, in what order.
+
+    order = ["menu.jpg", "opening-hours.png"]   # these first, in this order (before any rule)
 
     [[rule]]
     match = "sale-*.jpg"            # glob on the file's name within the folder
@@ -11,7 +13,9 @@
 A slide matched by no rule is always shown, for the usual interval. Where several rules match a
 slide, the last one in the file wins, whole (its window and its duration). Times are the
 server's local wall-clock time, so a rule means the same hours on both sides of a
-daylight-saving change; a window past midnight belongs to the day it starts on.
+daylight-saving change; a window past midnight belongs to the day it starts on. Slides named in
+`order` show first, in that order (with `[slideshow] order` "name" or "mtime"), the others after
+them in their usual order; the admin page writes it when slides are dragged into place.
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ class Rule:
 @dataclass(frozen=True)
 class Schedule:
     rules: tuple[Rule, ...] = ()
+    order: tuple[str, ...] = ()
+    """File names to show first, in this order."""
 
     def rule_for(self, name: str) -> Rule | None:
         """The last rule that matches `name`: later rules win."""
@@ -108,7 +114,7 @@ def parse_schedule(text: str) -> Schedule:
         raise ScheduleError(f"not valid TOML: {error}") from None
     except RecursionError:
         raise ScheduleError("not valid TOML: arrays or tables nested too deeply") from None
-    unknown = set(raw) - {"rule"}
+    unknown = set(raw) - {"rule", "order"}
     if unknown:
         raise ScheduleError(
             f"unknown key {_show(sorted(unknown)[0])}: write rules as [[rule]] tables"
@@ -116,7 +122,11 @@ def parse_schedule(text: str) -> Schedule:
     rules = raw.get("rule", [])
     if not isinstance(rules, list):
         raise ScheduleError("rules are written as [[rule]] tables")
-    return Schedule(tuple(_rule(number, item) for number, item in enumerate(rules, 1)))
+    order = raw.get("order", [])
+    if not isinstance(order, list) or not all(isinstance(name, str) for name in order):
+        raise ScheduleError(f'order = {_show(order)}: expected a list of file names like ["a.jpg"]')
+    parsed = tuple(_rule(number, item) for number, item in enumerate(rules, 1))
+    return Schedule(parsed, tuple(order))
 
 
 def _rule(number: int, raw: Any) -> Rule:
