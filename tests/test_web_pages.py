@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import config_text, need_tool
+from conftest import TEST_BROWSER_MARK, config_text, need_tool
 from flask.testing import FlaskClient
 from pages import PageServer
 from PIL import Image
@@ -26,6 +26,7 @@ from support import (
     YELLOW,
     Server,
     StreamReader,
+    centre,
     close_to,
     in_network_namespace,
     solid,
@@ -33,7 +34,7 @@ from support import (
 )
 
 from framecast.app import Framecast
-from framecast.config import load_settings
+from framecast.config import WebSettings, load_settings
 
 WEB = "\n[web]\n"
 
@@ -300,7 +301,8 @@ def test_misbehaving_pages(private_allowed: Api, pages: PageServer) -> None:
 
 
 def browser_processes() -> list[int]:
-    """The main Chromium processes (not their helpers) started from this test process."""
+    """The main processes (not their helpers) of the Chromium the server under test started
+    from this test process; not the tests' own Chromium."""
     parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -314,7 +316,8 @@ def browser_processes() -> list[int]:
         ancestor = pid
         while ancestor in parents and ancestor != os.getpid():
             ancestor = parents[ancestor][0]
-        if ancestor == os.getpid() and b"chromium" in command and b"--type=" not in command:
+        main = b"chromium" in command and b"--type=" not in command
+        if ancestor == os.getpid() and main and TEST_BROWSER_MARK.encode() not in command:
             found.append(pid)
     return found
 
@@ -412,3 +415,24 @@ def test_a_public_page_cannot_reach_the_lan_by_redirect_or_by_a_request_it_makes
     assert close_to(tuple(seen["with_image"]), (30, 200, 60)), "the page renders without it"
     assert seen["lan_hits"] == {}, "nothing reached the LAN page"
     assert seen["public_hits"] == {"/colour": 2, "/to": 2, "/with-image": 1}
+
+
+def test_the_browser_is_started_afresh_after_its_share_of_pages(
+    pages: PageServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from framecast.browser import engine
+
+    monkeypatch.setattr(engine, "RECYCLE_AFTER", 2)
+    browser = engine.PageBrowser(WebSettings())
+    caplog.set_level("INFO", logger="framecast.browser.engine")
+    try:
+        pages.colour = BLUE
+        drawn = [
+            browser.render(engine.Shot(f"{pages.url}/colour?{i}", 64, 36, "jpeg", guarded=False))
+            for i in range(3)
+        ]
+    finally:
+        browser.stop(5)
+    assert all(close_to(centre(shot.data), BLUE) for shot in drawn)
+    assert caplog.text.count("Started the web page browser") == 2
+    assert "Starting the web page browser afresh after 2 pages" in caplog.text

@@ -45,6 +45,9 @@ QUEUE_TURNS = 8
 """A caller waits at most this many renderings' worth of time (its own and those queued
 before it) before it gives up on a browser that no longer answers."""
 LAUNCH_SECONDS = 30.0
+RECYCLE_AFTER = 200
+"""Renderings before the browser is started afresh: a long-lived Chromium's memory creeps up
+(bench/bench_web.py measured it), a new one costs under a second."""
 CLOSE_SECONDS = 5.0
 MAX_PAGE_HEIGHT = 16384
 """A full-page screenshot is cut here: Chromium draws nothing taller in one piece."""
@@ -119,6 +122,9 @@ class PageBrowser:
         self._launching: asyncio.Lock | None = None
         self._slots: asyncio.Semaphore | None = None
         self._rendering: set[asyncio.Task[Rendering]] = set()
+        self._since_launch = 0
+        self._drawing = 0
+        """Renderings holding a slot now."""
 
     @property
     def settings(self) -> WebSettings:
@@ -193,29 +199,37 @@ class PageBrowser:
     async def _render_in_turn(self, shot: Shot) -> Rendering:
         assert self._slots is not None
         async with self._slots:
-            browser = await self._started()
-            self.renders += 1
+            self._drawing += 1
             try:
-                context = await browser.new_context(
-                    viewport={"width": shot.width, "height": shot.height},
-                    service_workers="block",
-                    accept_downloads=False,
-                )
-            except PlaywrightError as error:
-                await self._drop_browser()
-                raise PageError(f"the browser failed: {_first_line(error)}") from None
-            timeout = self._settings.timeout
-            try:
-                return await asyncio.wait_for(self._shoot(context, shot), timeout)
-            except TimeoutError:
-                raise PageError(
-                    f"the page did not load and draw within {timeout:g} s ([web] timeout)"
-                ) from None
+                return await self._draw(shot)
             finally:
-                try:
-                    await asyncio.wait_for(context.close(), CLOSE_SECONDS)
-                except (TimeoutError, PlaywrightError):
-                    await self._drop_browser()
+                self._drawing -= 1
+
+    async def _draw(self, shot: Shot) -> Rendering:
+        """One rendering, holding a slot."""
+        browser = await self._started()
+        self.renders += 1
+        try:
+            context = await browser.new_context(
+                viewport={"width": shot.width, "height": shot.height},
+                service_workers="block",
+                accept_downloads=False,
+            )
+        except PlaywrightError as error:
+            await self._drop_browser()
+            raise PageError(f"the browser failed: {_first_line(error)}") from None
+        timeout = self._settings.timeout
+        try:
+            return await asyncio.wait_for(self._shoot(context, shot), timeout)
+        except TimeoutError:
+            raise PageError(
+                f"the page did not load and draw within {timeout:g} s ([web] timeout)"
+            ) from None
+        finally:
+            try:
+                await asyncio.wait_for(context.close(), CLOSE_SECONDS)
+            except (TimeoutError, PlaywrightError):
+                await self._drop_browser()
 
     async def _shoot(self, context: BrowserContext, shot: Shot) -> Rendering:
         guard = RequestGuard()
@@ -247,11 +261,17 @@ class PageBrowser:
         return await _screenshot(page, shot)
 
     async def _started(self) -> Browser:
-        """The browser, launched if there is none or it has crashed."""
+        """The browser, launched if there is none or it has crashed, and started afresh after
+        `RECYCLE_AFTER` renderings once no other one is running."""
         assert self._launching is not None
         async with self._launching:
-            if self._browser is not None and self._browser.is_connected():
-                return self._browser
+            browser = self._browser
+            if browser is not None and browser.is_connected():
+                worn = self._since_launch >= RECYCLE_AFTER and self._drawing == 1
+                if not worn:
+                    self._since_launch += 1
+                    return browser
+                log.info("Starting the web page browser afresh after %d pages", self._since_launch)
             await self._drop_browser()
             executable = find_chromium(self._settings.chromium)
             if executable is None:
@@ -269,6 +289,7 @@ class PageBrowser:
             except PlaywrightError as error:
                 raise PageError(f"cannot start {executable}: {_first_line(error)}") from None
             log.info("Started the web page browser (%s)", executable)
+            self._since_launch = 1
             return self._browser
 
     async def _connected(self) -> bool:
