@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask
 
+from .announcements import Announcements
 from .browser.engine import PageBrowser
 from .browser.screenshots import ScreenshotService
 from .config import DEFAULT_CHANNEL, Settings
@@ -21,6 +22,7 @@ from .config_watch import ConfigWatcher
 from .netinfo import main_url
 from .shows import ShowRegistry
 from .web import create_app
+from .web.admin import AdminParts
 
 log = logging.getLogger("framecast")
 
@@ -35,10 +37,18 @@ class Framecast:
         self.pages = PageBrowser(settings.web)
         """The browser web slides and the screenshot API share, started on first need."""
         self.screenshots = ScreenshotService(self.pages)
-        self.shows = ShowRegistry(settings, lambda: main_url(host, port), self.pages)
+        self.announcements = Announcements()
+        self.shows = ShowRegistry(
+            settings, lambda: main_url(host, port), self.pages, self.announcements
+        )
         self.watcher = ConfigWatcher(config_path, settings, self._apply)
         self.app: Flask = create_app(
-            self.shows, self.status, lambda: self.watcher.settings, self.health, self.screenshots
+            self.shows,
+            self.status,
+            lambda: self.watcher.settings,
+            self.health,
+            self.screenshots,
+            AdminParts(self.announcements, lambda: main_url(host, port)),
         )
         self._started = time.monotonic()
         self._instance = secrets.token_hex(8)

@@ -170,6 +170,18 @@ class WebSettings:
     """Let the API render pages on this machine and the LAN (loopback, private, link-local)."""
 
 
+@dataclass(frozen=True)
+class AdminSettings:
+    """The admin page and API (run the show from a phone): off while `token` is unset."""
+
+    TABLE: ClassVar[str] = "admin"
+    PER_CHANNEL: ClassVar[bool] = False
+    token: str | None = field(default=None, repr=False, metadata=checked_by(token))
+    """Opens /admin and /api/admin/*; the view token ([server] token) does not."""
+    max_upload_mb: float = field(default=500.0, metadata=checked_by(number(1, 100_000)))
+    """The largest upload, in megabytes."""
+
+
 DEFAULT_CHANNEL = "default"
 """The channel the top-level tables describe, served at `/`."""
 CHANNEL_NAME = re.compile(r"[a-z0-9-]{1,32}")
@@ -182,6 +194,7 @@ SECTIONS = (
     OverlaySettings,
     ScreenSettings,
     WebSettings,
+    AdminSettings,
 )
 _TABLES: dict[str, dict[str, Check]] = {
     section.TABLE: {f.name: f.metadata["check"] for f in fields(section)} for section in SECTIONS
@@ -199,6 +212,7 @@ class Settings:
     screen: ScreenSettings = ScreenSettings()
     overlay: OverlaySettings = OverlaySettings()
     web: WebSettings = WebSettings()
+    admin: AdminSettings = AdminSettings()
     channels: tuple[tuple[str, Settings], ...] = ()
     """Each `[channels.NAME]` table: the top-level settings with the channel's own keys."""
     tvs: tuple[tuple[str, str], ...] = ()
@@ -278,6 +292,7 @@ def parse_settings(text: str, base_dir: Path) -> Settings:
         screen=ScreenSettings(**_checked("screen", raw.get("screen", {}))),
         overlay=OverlaySettings(**_checked("overlay", raw.get("overlay", {}))),
         web=WebSettings(**_checked("web", raw.get("web", {}))),
+        admin=AdminSettings(**_checked("admin", raw.get("admin", {}))),
     )
     channels = _channels(raw.get("channels", {}), top, base_dir)
     names = {DEFAULT_CHANNEL, *(name for name, _ in channels)}

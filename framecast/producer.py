@@ -15,8 +15,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
+from .announcements import Announcement
 from .config import Settings, SlideshowSettings
 from .hub import FrameHub
 from .render.imaging import RenderSpec, UnreadableImage, render_spec
@@ -78,8 +80,10 @@ class SlideshowProducer:
         clock: Callable[[], datetime] = datetime.now,
         screens: ScreenFeeds | None = None,
         address: Callable[[], str] | None = None,
+        banner: Callable[[], Announcement | None] = lambda: None,
     ) -> None:
         self._hub = hub
+        self._banner = banner
         self._renderer = renderer or SlideRenderer()
         self._playlist_factory = playlist_factory
         self._settings = settings
@@ -87,7 +91,7 @@ class SlideshowProducer:
         self._stopping = False
         self._playlist: FolderPlaylist | None = None
         self._current: Slide | None = None
-        self._presenter = SlidePresenter(hub, clock, address)
+        self._presenter = SlidePresenter(hub, clock, address, banner)
         self._moving = MovingSlide()
         self._shown_at = 0.0
         self._clock = clock
@@ -123,6 +127,22 @@ class SlideshowProducer:
     def apply(self, settings: Settings) -> None:
         """Take new settings; the producer thread acts on them at once."""
         self._settings = settings
+        self._wake.set()
+
+    def switch_source(self, source: str) -> None:
+        """Show `source` ("slideshow" or "screen") until new settings come (a config edit of
+        this channel, or a restart): the admin page's switch. Any thread."""
+        settings = self._settings
+        self._settings = replace(settings, stream=replace(settings.stream, source=source))
+        self._wake.set()
+
+    @property
+    def source(self) -> str:
+        """What the show shows now: its settings' source, or the admin page's switch."""
+        return self._settings.stream.source
+
+    def wake(self) -> None:
+        """Look again now (an announcement came or went); any thread."""
         self._wake.set()
 
     def command(self, action: str) -> None:
@@ -270,6 +290,9 @@ class SlideshowProducer:
         wait = self._shown_at + interval - time.monotonic()
         if settings.overlay.clock:
             wait = min(wait, 60.0 - self._clock().second - self._clock().microsecond / 1e6)
+        banner = self._banner()
+        if banner is not None and banner.until is not None:
+            wait = min(wait, banner.until - time.time())
         return max(0.0, wait)
 
     def _play(

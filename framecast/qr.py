@@ -5,6 +5,7 @@ and as a picture for the placeholder frame."""
 from __future__ import annotations
 
 import functools
+import io
 
 import segno
 from PIL import Image
@@ -65,3 +66,10 @@ def qr_image(url: str, size_px: int) -> Image.Image:
         ]
     )
     return small.convert("RGB").resize((side * scale, side * scale), Image.Resampling.NEAREST)
+
+
+def qr_svg(url: str) -> str:
+    """The code of `url` as an SVG document, for the admin page (drawn by the phone)."""
+    out = io.BytesIO()
+    _code(url).save(out, kind="svg", scale=6, border=IMAGE_QUIET_ZONE)
+    return out.getvalue().decode()

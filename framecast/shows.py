@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .announcements import Announcements
 from .browser.engine import PageBrowser
 from .config import DEFAULT_CHANNEL, Settings
 from .hub import FrameHub
@@ -68,11 +69,17 @@ class Show:
         screens: ScreenFeeds,
         address: Callable[[], str],
         pages: PageBrowser | None,
+        announcements: Announcements,
     ) -> None:
         self.name = name
         self.hub = FrameHub()
         self.producer = SlideshowProducer(
-            self.hub, settings, SlideRenderer(pages), screens=screens, address=address
+            self.hub,
+            settings,
+            SlideRenderer(pages),
+            screens=screens,
+            address=address,
+            banner=lambda: announcements.current(name),
         )
         self.settings = settings
 
@@ -80,9 +87,10 @@ class Show:
         settings = self.settings
         producer = self.producer
         playlist = producer.playlist
-        screen = producer.screen_status() if settings.stream.source == "screen" else {}
+        source = producer.source
+        screen = producer.screen_status() if source == "screen" else {}
         return ShowStatus(
-            source=settings.stream.source,
+            source=source,
             slide=producer.slide,
             slides=playlist.count if playlist else 0,
             folder=str(settings.slideshow.folder),
@@ -102,11 +110,17 @@ class ShowRegistry:
     """
 
     def __init__(
-        self, settings: Settings, address: Callable[[], str], pages: PageBrowser | None = None
+        self,
+        settings: Settings,
+        address: Callable[[], str],
+        pages: PageBrowser | None = None,
+        announcements: Announcements | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._pages = pages
         """The browser web slides are drawn by, shared by every channel (owned by the app)."""
+        self._announcements = announcements or Announcements()
+        self._announcements.on_change(self._wake_all)
         self._address = address
         self._settings = settings
         self._shows: dict[str, Show] = {}
@@ -153,13 +167,27 @@ class ShowRegistry:
             show.producer.stop(STOP_SECONDS)
 
     def _add(self, name: str, settings: Settings) -> None:
-        show = Show(name, settings, self._screens, self._channel_address(name), self._pages)
+        show = Show(
+            name,
+            settings,
+            self._screens,
+            self._channel_address(name),
+            self._pages,
+            self._announcements,
+        )
         with self._lock:
             if self._stopped:
                 return
             self._shows[name] = show
             self._gone.pop(name, None)
         show.producer.start()
+
+    def _wake_all(self) -> None:
+        """An announcement came or went: every show draws its frame again (HTTP thread)."""
+        with self._lock:
+            shows = list(self._shows.values())
+        for show in shows:
+            show.producer.wake()
 
     def _channel_address(self, name: str) -> Callable[[], str]:
         """The address of channel `name`'s page, for its placeholders."""
@@ -216,6 +244,16 @@ class ShowRegistry:
         if show is None:
             raise KeyError(name)
         show.producer.command(action)
+
+    def switch_source(self, name: str, source: str) -> None:
+        """The admin page's switch between "slideshow" and "screen" for one channel, until the
+        channel's settings change; KeyError for a channel that does not exist."""
+        with self._lock:
+            show = self._shows.get(name)
+        if show is None:
+            raise KeyError(name)
+        show.producer.switch_source(source)
+        log.info("Channel %s switched to %s from the admin page", name, source)
 
     def status(self, name: str) -> ShowStatus | None:
         with self._lock:

@@ -7,6 +7,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import Server, VirtualDisplay, wait_for
@@ -153,3 +154,30 @@ def environment(**changes: str | None) -> dict[str, str]:
         else:
             env[key] = value
     return env
+
+
+TEST_BROWSER_MARK = "--class=framecast-tests"
+"""Marks the tests' own Chromium (a harmless switch), so a test can tell it from the server's."""
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    TEST_BROWSER_MARK,
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, one for the whole session."""
+    need_tool("chromium", "chromium")
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

@@ -24,10 +24,13 @@ class Labels:
     clock_corner: str = "top-right"
     caption: str | None = None
     font_size: int | None = None
+    banner: str | None = None
+    """An announcement, across the top of the frame on a band of `banner_colour`."""
+    banner_colour: tuple[int, int, int] = (200, 30, 30)
 
     @property
     def empty(self) -> bool:
-        return self.clock is None and self.caption is None
+        return self.clock is None and self.caption is None and self.banner is None
 
 
 def label(frame: Image.Image, labels: Labels) -> Image.Image:
@@ -40,9 +43,33 @@ def label(frame: Image.Image, labels: Labels) -> Image.Image:
     margin = size // 2
     if labels.caption:
         _plate_text(frame, labels.caption, font, "bottom-center", margin)
+    if labels.banner:
+        _banner(frame, labels.banner, labels.banner_colour, font, margin)
     if labels.clock:
         _plate_text(frame, labels.clock, font, labels.clock_corner, margin)
     return frame
+
+
+def _banner(
+    frame: Image.Image,
+    text: str,
+    colour: tuple[int, int, int],
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+    margin: int,
+) -> None:
+    """A band across the top in the announcement's colour, the text centred on it in black or
+    white, whichever reads better; text too long for the width is cut with an ellipsis."""
+    draw = ImageDraw.Draw(frame)
+    shown = text
+    while shown and draw.textlength(shown, font=font) > frame.width - 2 * margin:
+        shown = shown[:-2] + "…"
+    left, top, right, bottom = (int(v) for v in draw.textbbox((0, 0), shown, font=font))
+    height = bottom - top + 2 * margin
+    draw.rectangle((0, 0, frame.width, height), fill=colour)
+    luma = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
+    ink = (0, 0, 0) if luma > 150 else (255, 255, 255)
+    x = (frame.width - (right - left)) // 2 - left
+    draw.text((x, margin - top), shown, font=font, fill=ink)
 
 
 def _plate_text(

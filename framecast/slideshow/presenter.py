@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from PIL import Image
 
+from ..announcements import Announcement
 from ..config import Settings, SlideshowSettings
 from ..hub import FrameHub
 from ..render.compose import Labels, fade, label
@@ -27,7 +28,8 @@ log = logging.getLogger(__name__)
 class SlidePresenter:
     """Publishes the slideshow's frames to one hub. Called by the producer thread only.
 
-    `address` gives the address TVs open, shown with its QR code on the set-up placeholders.
+    `address` gives the address TVs open, shown with its QR code on the set-up placeholders;
+    `banner` the channel's announcement now, drawn across the top of every slide.
     """
 
     def __init__(
@@ -35,10 +37,12 @@ class SlidePresenter:
         hub: FrameHub,
         clock: Callable[[], datetime],
         address: Callable[[], str] | None,
+        banner: Callable[[], Announcement | None] = lambda: None,
     ) -> None:
         self._hub = hub
         self._clock = clock
         self._address = address
+        self._banner = banner
         self._shown: tuple[object, ...] | None = None
         self._shown_image: Image.Image | None = None
         self._shown_path: Path | None = None
@@ -81,11 +85,14 @@ class SlidePresenter:
 
     def _labels(self, settings: Settings, slide: Slide) -> Labels:
         overlay = settings.overlay
+        banner = self._banner()
         return Labels(
             clock=self._clock().strftime(overlay.clock_format) if overlay.clock else None,
             clock_corner=overlay.clock or "top-right",
             caption=PurePosixPath(slide.name).stem if overlay.caption == "name" else None,
             font_size=overlay.font_size,
+            banner=banner.text if banner else None,
+            banner_colour=banner.colour if banner else (0, 0, 0),
         )
 
     def _fade_steps(self, settings: SlideshowSettings) -> int:

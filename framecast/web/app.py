@@ -25,6 +25,7 @@ from ..config import DEFAULT_CHANNEL, TV_ID, Settings
 from ..hub import FrameHub
 from ..render.imaging import SNAPSHOT_FORMATS
 from . import mjpeg
+from .admin import AdminParts, add_admin
 from .guard import NO_STORE, OncePerMinute, content_security_policy, install_guards, refusal
 from .screenshots import add_screenshot_api
 from .snapshot import (
@@ -67,6 +68,8 @@ class Channels(Protocol):
 
     def command(self, name: str, action: str) -> None: ...
 
+    def switch_source(self, name: str, source: str) -> None: ...
+
 
 def create_app(
     channels: Channels,
@@ -74,11 +77,13 @@ def create_app(
     settings: Callable[[], Settings],
     health: Callable[[], str | None] = lambda: None,
     screenshots: ScreenshotService | None = None,
+    admin: AdminParts | None = None,
 ) -> Flask:
     """A Flask app serving every channel of `channels`; `status` and `settings` are read on
     every request. `channels.command` is called with "next", "previous", "pause" or "resume"
     when a phone on the LAN drives a show. `health` says what is wrong, or None when all is
-    well, for `/healthz`. `screenshots` renders web pages for the screenshot API."""
+    well, for `/healthz`. `screenshots` renders web pages for the screenshot API; `admin`
+    holds what the admin page needs besides the shows."""
     app = Flask(__name__)
     templates = resources.files(__package__).joinpath("templates")
     page = templates.joinpath("index.html").read_bytes()
@@ -94,6 +99,8 @@ def create_app(
     install_guards(app, settings, log_refusal)
     if screenshots is not None:
         add_screenshot_api(app, screenshots, settings, log_refusal)
+    if admin is not None:
+        add_admin(app, channels, status, settings, admin)
 
     def known(name: str) -> str:
         """`name` if it is a channel now; otherwise the request ends with 404."""

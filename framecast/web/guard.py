@@ -25,6 +25,7 @@ log = logging.getLogger("framecast.web")
 
 NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate", "Pragma": "no-cache"}
 OPEN_PATHS = {"/healthz", "/player.js", "/favicon.ico"}
+ADMIN_PAGES = {"/admin", "/admin.js", "/admin.css"}
 """Paths served without the token: health checks, the page's script (public code), and the
 icon browsers ask for by themselves (there is none: 404)."""
 STATE_CHANGING = {"POST", "PUT", "DELETE", "PATCH"}
@@ -103,7 +104,7 @@ def install_guards(
     @app.before_request
     def check_token() -> Response | None:
         token = settings().server.token
-        if token is None or request.path in OPEN_PATHS:
+        if token is None or request.path in OPEN_PATHS or is_admin_path(request.path):
             return None
         given = request.args.get("token", "")
         header = request.headers.get("Authorization", "")
@@ -164,6 +165,11 @@ def _announced(host: str, name: str) -> bool:
     """Whether `host` is a name mDNS may announce this server by: `name`.local, or
     `name`-2.local and so on when another machine had it first."""
     return re.fullmatch(rf"{re.escape(name)}(-\d+)?\.local", host) is not None
+
+
+def is_admin_path(path: str) -> bool:
+    """The admin page and API check the admin token themselves; the view token opens neither."""
+    return path in ADMIN_PAGES or path.startswith("/api/admin/")
 
 
 def refusal(status: int, error: str) -> Response:

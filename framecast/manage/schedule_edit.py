@@ -1,0 +1,162 @@
+"""The folder's schedule.toml as the admin page changes it: the order (`order = [...]` at the
+top) and a slide's own time (a `[[rule]]` whose match is the slide's exact name, last, so it
+wins). Edited with tomlkit, so that the rules, comments and layout a person wrote stay as they
+were; checked by the show's own parser before it is written; written to a hidden temporary
+file, synced and renamed into place, so the folder watch only ever reads a whole file.
+
+Called on the HTTP thread of an admin request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+
+from ..slideshow.ordering import natural_key
+from ..slideshow.scan import read_schedule
+from ..slideshow.schedule import SCHEDULE_FILE, ScheduleError, parse_schedule
+from .files import FileRefused, slide_files
+
+
+def read_order(folder: Path) -> tuple[str, ...]:
+    """schedule.toml's `order`; none when the file is missing or cannot be used."""
+    path = folder / SCHEDULE_FILE
+    try:
+        return read_schedule(path, folder, follow=False).order
+    except (OSError, UnicodeDecodeError, ScheduleError):
+        return ()
+
+
+def show_order(folder: Path, listed: tuple[str, ...]) -> list[str]:
+    """The folder's slide files in the order they show: those named in `listed` first, in
+    that order, then the rest by name."""
+    places: dict[str, int] = {}
+    for place, name in enumerate(listed):
+        places.setdefault(name, place)
+    names = [str(item["name"]) for item in slide_files(folder)]
+    first = sorted((n for n in names if n in places), key=lambda n: places[n])
+    rest = sorted((n for n in names if n not in places), key=natural_key)
+    return first + rest
+
+
+def set_order(folder: Path, names: list[str]) -> None:
+    """Write `names` as the order; they must be exactly the folder's slide files (FileRefused
+    400 naming the unknown and the missing ones)."""
+    present = {str(item["name"]) for item in slide_files(folder)}
+    unknown = [name for name in names if name not in present]
+    missing = sorted(present - set(names), key=natural_key)
+    twice = sorted({name for name in names if names.count(name) > 1})
+    problems = []
+    if unknown:
+        problems.append("not in the folder: " + ", ".join(unknown))
+    if missing:
+        problems.append("missing from the list: " + ", ".join(missing))
+    if twice:
+        problems.append("named twice: " + ", ".join(twice))
+    if problems:
+        raise FileRefused("; ".join(problems), 400)
+    document = _document(folder)
+    document["order"] = names
+    _write(folder, document)
+
+
+def timings(folder: Path) -> dict[str, dict[str, Any]]:
+    """Each slide's own time, as `set_timing` wrote it: the rules that name one file exactly
+    (none while schedule.toml cannot be read)."""
+    try:
+        document = _read(folder)
+    except FileRefused:
+        return {}
+    found: dict[str, dict[str, Any]] = {}
+    for rule in _rules(document) if document is not None else []:
+        match = rule.get("match")
+        if isinstance(match, str) and not any(c in match for c in "*?["):
+            found[match] = {key: rule.get(key) for key in TIMING_KEYS}
+    return found
+
+
+def set_timing(
+    folder: Path,
+    name: str,
+    seconds: float | None,
+    days: list[str] | None,
+    hours: list[str] | None,
+) -> None:
+    """Give the slide `name` its own seconds on screen, days of the week and hours of the day
+    (None: as usual); all None removes its own rule. FileRefused 400 for a bad value, in the
+    schedule's own words."""
+    if name not in {str(item["name"]) for item in slide_files(folder)}:
+        raise FileRefused(f"no slide named {name}", 404)
+    document = _document(folder)
+    rules = _rules(document)
+    kept = [rule for rule in rules if rule.get("match") != name]
+    wanted = {"duration": seconds, "days": days, "hours": hours}
+    if any(value is not None for value in wanted.values()):
+        rule = tomlkit.table()
+        rule["match"] = name
+        for key, value in wanted.items():
+            if value is not None:
+                rule[key] = value
+        kept.append(rule)
+    array = tomlkit.aot()
+    for rule in kept:
+        array.append(rule)
+    if "rule" in document:
+        del document["rule"]
+    if kept:
+        document["rule"] = array
+    _write(folder, document)
+
+
+TIMING_KEYS = ("duration", "days", "hours")
+
+
+def _rules(document: tomlkit.TOMLDocument) -> list[Any]:
+    rules = document.get("rule", [])
+    return list(rules) if isinstance(rules, list) else []
+
+
+def _read(folder: Path) -> tomlkit.TOMLDocument | None:
+    path = folder / SCHEDULE_FILE
+    try:
+        return tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else None
+    except (OSError, UnicodeDecodeError, TOMLKitError) as error:
+        reason = f"{SCHEDULE_FILE} cannot be read, so it is not changed: {error}"
+        raise FileRefused(reason, 409) from None
+
+
+def _document(folder: Path) -> tomlkit.TOMLDocument:
+    document = _read(folder)
+    if document is None:
+        document = tomlkit.document()
+        document.add(tomlkit.comment("Set from the admin page; see the README, schedule.toml."))
+    return document
+
+
+def _write(folder: Path, document: tomlkit.TOMLDocument) -> None:
+    """Check the edited schedule with the show's parser, then put it in place."""
+    text = tomlkit.dumps(document)
+    try:
+        parse_schedule(text)
+    except ScheduleError as error:
+        raise FileRefused(str(error), 400) from None
+    _replace(folder / SCHEDULE_FILE, text)
+
+
+def _replace(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        raise FileRefused(f"cannot write {SCHEDULE_FILE}: {error.strerror or error}", 507) from None
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -1,0 +1,348 @@
+"""The admin API as a script or the admin page uses it: the Flask app in this process with its
+config in a temp folder, real files written to and moved in the channel's folder."""
+
+from __future__ import annotations
+
+import io
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import config_text
+from flask.testing import FlaskClient
+from PIL import Image
+from support import GREEN, RED, Server
+
+from framecast.app import Framecast
+from framecast.config import load_settings
+
+ADMIN = "admin-token-123"
+VIEW = "view-token-456"
+
+
+def jpeg(colour: tuple[int, int, int] = RED) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 36), colour).save(out, "JPEG")
+    return out.getvalue()
+
+
+def config(admin: str | None = ADMIN, extra: str = "") -> str:
+    server = f'token = "{VIEW}"\n'
+    text = config_text().replace("[server]\n", "[server]\n" + server)
+    if admin is not None:
+        text += f'\n[admin]\ntoken = "{admin}"\nmax_upload_mb = 1\n'
+    return text + extra
+
+
+class Admin:
+    def __init__(self, folder: Path, text: str) -> None:
+        self.config = folder / "config.toml"
+        self.config.write_text(text)
+        self.images = folder / "images"
+        self.images.mkdir()
+        self.framecast = Framecast(self.config, load_settings(self.config), "127.0.0.1", 8000)
+        self.client: FlaskClient = self.framecast.app.test_client()
+        self.csrf = ""
+
+    def login(self) -> Admin:
+        answer = self.client.post("/api/admin/login", json={"token": ADMIN})
+        assert answer.status_code == 200
+        self.csrf = answer.get_json()["csrf"]
+        return self
+
+    def change(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {"X-CSRF-Token": self.csrf, "X-Framecast": "1", **kwargs.pop("headers", {})}
+        return self.client.open(path, method=method, headers=headers, **kwargs)
+
+    def upload(self, *files: tuple[bytes, str], channel: str = "default") -> Any:
+        data = {"file": [(io.BytesIO(body), name) for body, name in files]}
+        return self.change("POST", f"/api/admin/channels/{channel}/slides", data=data)
+
+    def everything(self) -> list[str]:
+        """Every name in the folder, hidden ones and the trash's included."""
+        return sorted(str(p.relative_to(self.images)) for p in self.images.rglob("*"))
+
+
+@pytest.fixture
+def admin(tmp_path: Path) -> Admin:
+    return Admin(tmp_path, config()).login()
+
+
+def test_without_an_admin_token_there_is_no_admin_page(tmp_path: Path) -> None:
+    off = Admin(tmp_path, config(admin=None))
+    assert off.client.get("/admin").status_code == 404
+    bearer = {"Authorization": f"Bearer {VIEW}"}
+    assert off.client.get("/api/admin/channels", headers=bearer).status_code == 404
+
+
+def test_each_token_opens_only_its_own_side(tmp_path: Path) -> None:
+    admin = Admin(tmp_path, config())
+    view = {"Authorization": f"Bearer {VIEW}"}
+    owner = {"Authorization": f"Bearer {ADMIN}"}
+    assert admin.client.get("/admin").status_code == 200, "the page itself asks for the token"
+    assert admin.client.get("/api/admin/channels", headers=view).status_code == 401
+    assert admin.client.get("/api/admin/channels", headers=owner).status_code == 200
+    assert admin.client.get("/status", headers=owner).status_code == 401
+    assert admin.client.get("/status", headers=view).status_code == 200
+    assert admin.client.post("/api/admin/login", json={"token": VIEW}).status_code == 401
+
+
+def test_log_in_sets_a_strict_http_only_cookie_and_changes_need_the_csrf_token(
+    tmp_path: Path,
+) -> None:
+    admin = Admin(tmp_path, config())
+    answer = admin.client.post("/api/admin/login", json={"token": ADMIN})
+    cookie = answer.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
+    assert ADMIN not in cookie
+    csrf = answer.get_json()["csrf"]
+    assert admin.client.get("/api/admin/channels").status_code == 200
+    body = {"text": "Hello", "channel": None, "minutes": 1}
+    no_csrf = admin.client.post("/api/admin/announce", json=body)
+    assert no_csrf.status_code == 403
+    forged = admin.client.post(
+        "/api/admin/announce",
+        data={"text": "Hello"},
+        headers={"Origin": "http://evil.example", "X-CSRF-Token": csrf},
+    )
+    assert forged.status_code == 403, "a form posted from another site"
+    with_csrf = admin.client.post("/api/admin/announce", json=body, headers={"X-CSRF-Token": csrf})
+    assert with_csrf.status_code == 200
+    assert (
+        admin.client.post("/api/admin/logout", json={}, headers={"X-CSRF-Token": csrf}).status_code
+        == 200
+    )
+    assert admin.client.get("/api/admin/channels").status_code == 401
+
+
+def test_five_wrong_tokens_in_a_minute_lock_the_address_out(tmp_path: Path) -> None:
+    admin = Admin(tmp_path, config())
+    for _ in range(5):
+        assert admin.client.post("/api/admin/login", json={"token": "nope"}).status_code == 401
+    locked = admin.client.post("/api/admin/login", json={"token": ADMIN})
+    assert locked.status_code == 429
+    assert 50 <= int(locked.headers["Retry-After"]) <= 60
+    bearer = {"Authorization": f"Bearer {ADMIN}"}
+    assert admin.client.get("/api/admin/channels", headers=bearer).status_code == 429
+
+
+def test_uploads_land_whole_under_clean_unique_names(admin: Admin) -> None:
+    answer = admin.upload(
+        (jpeg(RED), "photo.jpg"), (jpeg(GREEN), "photo.jpg"), (jpeg(), "../../etc/x.jpg")
+    )
+    assert answer.status_code == 200
+    assert answer.get_json()["stored"] == ["photo.jpg", "photo (2).jpg", "x.jpg"]
+    newline = admin.change(
+        "POST",
+        "/api/admin/channels/default/slides",
+        data=b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename*=UTF-8''a%0Ab.jpg"
+        + b"\r\nContent-Type: image/jpeg\r\n\r\n"
+        + jpeg()
+        + b"\r\n--b--\r\n",
+        content_type="multipart/form-data; boundary=b",
+    )
+    assert newline.get_json()["stored"] == ["ab.jpg"], "a newline in the name is dropped"
+    assert admin.everything() == ["ab.jpg", "photo (2).jpg", "photo.jpg", "x.jpg"]
+    with Image.open(admin.images / "photo (2).jpg") as image:
+        assert image.convert("RGB").getpixel((5, 5))[1] > 150, "the second file's own bytes"
+    listed = admin.client.get("/api/admin/channels/default/slides").get_json()
+    assert listed["slides"] == ["ab.jpg", "photo (2).jpg", "photo.jpg", "x.jpg"], "show order"
+
+
+@pytest.mark.parametrize(
+    ("body", "name", "reason"),
+    [
+        (b"just some text", "notes.jpg", "not something the show can show"),
+        (b"", "empty.jpg", "empty"),
+    ],
+)
+def test_a_file_that_cannot_show_is_refused_and_leaves_nothing(
+    admin: Admin, body: bytes, name: str, reason: str
+) -> None:
+    answer = admin.upload((body, name))
+    assert answer.status_code == 400
+    assert reason in answer.get_json()["refused"][0]["reason"]
+    assert admin.everything() == []
+
+
+def test_too_big_and_too_many_are_refused(admin: Admin) -> None:
+    big = admin.upload((b"\xff" * (2 * 1024 * 1024), "huge.jpg"))
+    assert big.status_code == 413
+    assert "max_upload_mb" in big.get_json()["error"]
+    many = admin.upload(*[(jpeg(), f"{i}.jpg") for i in range(100)])
+    assert many.status_code == 400
+    assert "at most 50" in many.get_json()["error"]
+    assert admin.everything() == []
+
+
+def test_remove_to_the_trash_restore_and_missing_names(admin: Admin) -> None:
+    admin.upload((jpeg(), "a.jpg"), (jpeg(), "b.jpg"))
+    gone = admin.change("DELETE", "/api/admin/channels/default/slides/a.jpg")
+    assert gone.status_code == 200
+    assert admin.everything() == [".trash", ".trash/a.jpg", "b.jpg"]
+    listed = admin.client.get("/api/admin/channels/default/slides").get_json()
+    assert listed["slides"] == ["b.jpg"]
+    assert [item["name"] for item in listed["trash"]] == ["a.jpg"]
+    back = admin.change("POST", "/api/admin/channels/default/slides/a.jpg/restore")
+    assert back.get_json()["restored"] == "a.jpg"
+    assert "a.jpg" in admin.everything()
+    missing = admin.change("DELETE", "/api/admin/channels/default/slides/nothing.jpg")
+    assert missing.status_code == 404
+    assert admin.change("DELETE", "/api/admin/channels/nowhere/slides/a.jpg").status_code == 404
+
+
+def test_the_order_is_written_to_schedule_toml_keeping_its_rules(admin: Admin) -> None:
+    admin.upload((jpeg(), "a.jpg"), (jpeg(), "b.jpg"), (jpeg(), "c.jpg"))
+    schedule = admin.images / "schedule.toml"
+    schedule.write_text('# my rules\n[[rule]]\nmatch = "c.jpg"  # short\nduration = 2\n')
+    bad = admin.change("PUT", "/api/admin/channels/default/order", json=["a.jpg", "z.jpg"])
+    assert bad.status_code == 400
+    assert "z.jpg" in bad.get_json()["error"]
+    assert "missing from the list: b.jpg, c.jpg" in bad.get_json()["error"]
+    good = admin.change(
+        "PUT", "/api/admin/channels/default/order", json=["c.jpg", "a.jpg", "b.jpg"]
+    )
+    assert good.status_code == 200
+    text = schedule.read_text()
+    assert 'order = ["c.jpg", "a.jpg", "b.jpg"]' in text
+    assert "# my rules" in text
+    assert 'match = "c.jpg"  # short' in text
+    listed = admin.client.get("/api/admin/channels/default/slides").get_json()
+    assert listed["slides"] == ["c.jpg", "a.jpg", "b.jpg"]
+
+
+def test_announcements_are_checked(admin: Admin) -> None:
+    long = admin.change("POST", "/api/admin/announce", json={"text": "x" * 10_000})
+    assert long.status_code == 400
+    assert "200 characters" in long.get_json()["error"]
+    for body in (
+        {"text": "Hi", "color": "red"},
+        {"text": "Hi", "minutes": -1},
+        {"text": "Hi", "channel": "nowhere"},
+        {"text": "Hi", "channel": ["default"]},
+    ):
+        assert admin.change("POST", "/api/admin/announce", json=body).status_code == 400, body
+    made = admin.change("POST", "/api/admin/announce", json={"text": "Closing", "color": "#00ff00"})
+    assert made.get_json()["color"] == "#00ff00"
+    channels = admin.client.get("/api/admin/channels").get_json()["channels"]
+    assert channels[0]["announcement"]["text"] == "Closing"
+    assert admin.change("DELETE", "/api/admin/announce").get_json()["cleared"] is True
+    channels = admin.client.get("/api/admin/channels").get_json()["channels"]
+    assert channels[0]["announcement"] is None
+
+
+def test_the_qr_code_and_the_controls(admin: Admin) -> None:
+    qr = admin.client.get("/api/admin/channels/default/qr.svg")
+    assert qr.mimetype == "image/svg+xml"
+    assert b"<svg" in qr.data
+    bad = admin.change("POST", "/api/admin/channels/default/control", json={"action": "explode"})
+    assert bad.status_code == 400
+
+
+def test_an_upload_cut_off_halfway_leaves_nothing_in_the_folder(
+    tmp_path: Path, start_server: Any
+) -> None:
+    (tmp_path / "images").mkdir(exist_ok=True)
+    server: Server = start_server(text=config().replace("max_upload_mb = 1", "max_upload_mb = 50"))
+    login = server_post_json(server.port, "/api/admin/login", b'{"token": "%s"}' % ADMIN.encode())
+    cookie = login.split(b"Set-Cookie: ", 1)[1].split(b";", 1)[0]
+    csrf = login.rsplit(b'"csrf":"', 1)[1].split(b'"', 1)[0]
+
+    def upload(name: bytes, length: int, sent: bytes) -> socket.socket:
+        part = (
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="' + name + b'"\r\n'
+            b"Content-Type: image/jpeg\r\n\r\n"
+        )
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        sock.sendall(
+            b"POST /api/admin/channels/default/slides HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: %d\r\nX-Framecast: 1\r\nX-CSRF-Token: "
+            % (len(part) + length)
+            + csrf
+            + b"\r\nCookie: "
+            + cookie
+            + b"\r\n\r\n"
+            + part
+            + sent
+        )
+        return sock
+
+    upload(b"slow.jpg", 10_000_000, jpeg()[:200]).close()
+    whole = jpeg() + b"\r\n--b--\r\n"
+    with upload(b"whole.jpg", len(whole), whole) as sock:
+        assert b"200 OK" in sock.recv(65536)
+    images = tmp_path / "images"
+    assert sorted(p.name for p in images.rglob("*")) == ["whole.jpg"]
+    assert server.get("/healthz")[0] == 200
+
+
+def server_post_json(port: int, path: str, body: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_an_announcement_for_some_minutes_ends_by_itself() -> None:
+    from framecast.announcements import Announcement, Announcements
+
+    now = [1000.0]
+    announcements = Announcements(clock=lambda: now[0])
+    heard: list[int] = []
+    announcements.on_change(lambda: heard.append(1))
+    announcements.announce(Announcement("All", (1, 2, 3), None, None))
+    announcements.announce(Announcement("Menu only", (1, 2, 3), "menu", 1060.0))
+    assert announcements.current("menu").text == "Menu only"  # type: ignore[union-attr]
+    assert announcements.current("window").text == "All"  # type: ignore[union-attr]
+    now[0] = 1061.0
+    assert announcements.current("menu").text == "All", "its own has ended"  # type: ignore[union-attr]
+    assert announcements.clear(None) is True
+    assert announcements.current("menu") is None
+    assert len(heard) == 3
+
+
+def test_a_slide_gets_its_own_time_in_schedule_toml(admin: Admin) -> None:
+    admin.upload((jpeg(), "a.jpg"), (jpeg(), "b.jpg"))
+    schedule = admin.images / "schedule.toml"
+    schedule.write_text('# mine\n[[rule]]\nmatch = "*.png"  # pictures\nduration = 4\n')
+    path = "/api/admin/channels/default/slides/a.jpg/timing"
+    body = {"seconds": 12, "days": ["mon", "sat"], "hours": ["08:00-11:30"]}
+    assert admin.change("PUT", path, json=body).status_code == 200
+    text = schedule.read_text()
+    assert 'match = "*.png"  # pictures' in text
+    assert 'match = "a.jpg"' in text
+    timing = admin.client.get("/api/admin/channels/default/slides").get_json()["timing"]
+    assert timing["a.jpg"] == {"duration": 12, "days": ["mon", "sat"], "hours": ["08:00-11:30"]}
+    bad = admin.change("PUT", path, json={"seconds": None, "days": None, "hours": ["25:00-26"]})
+    assert bad.status_code == 400
+    assert "hours" in bad.get_json()["error"]
+    assert admin.change("PUT", path, json={"seconds": "ten"}).status_code == 400
+    missing = "/api/admin/channels/default/slides/zzz.jpg/timing"
+    assert admin.change("PUT", missing, json={"seconds": 3}).status_code == 404
+    cleared = admin.change("PUT", path, json={"seconds": None, "days": None, "hours": None})
+    assert cleared.status_code == 200
+    assert 'match = "a.jpg"' not in schedule.read_text()
+    assert 'match = "*.png"' in schedule.read_text()
+
+
+def test_a_channel_switches_to_the_screen_until_its_settings_change(admin: Admin) -> None:
+    admin.framecast.start()
+    try:
+        path = "/api/admin/channels/default/source"
+        assert admin.change("POST", path, json={"source": "tv"}).status_code == 400
+        assert admin.change("POST", path, json={"source": "screen"}).status_code == 200
+        assert admin.framecast.status()["source"] == "screen"
+        admin.config.write_text(admin.config.read_text().replace("interval = 30", "interval = 20"))
+        admin.framecast.watcher.reload()
+        assert admin.framecast.status()["source"] == "slideshow", "a config edit ends the switch"
+    finally:
+        admin.framecast.stop()
