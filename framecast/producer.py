@@ -264,6 +264,8 @@ class SlideshowProducer:
         self._preparing = False
         if not self._hub.wanted:
             return self._rest(settings, playlist, spec)
+        if self._resting:
+            playlist.set_idle(False)
         self._resting = False
         if current is None:
             self._on_screen = None
@@ -346,6 +348,7 @@ class SlideshowProducer:
         self._presenter.rest()
         self._moving.stop()
         self._resting = True
+        playlist.set_idle(True)
         self._preparer.want([], spec, settings.slideshow.prepare_timeout)
         self._on_screen = self._current
         return REST_CHECK_SECONDS

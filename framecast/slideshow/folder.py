@@ -151,6 +151,10 @@ class FolderPlaylist:
             return None
         return replace(found, page=slide.page)
 
+    def set_idle(self, idle: bool) -> None:
+        """Nobody watches the show (or somebody does again): the folder is rescanned seldom."""
+        self._watch.set_idle(idle)
+
     def report_unreadable(self, slide: Slide, reason: str, retry: float | None = None) -> None:
         """The producer could not decode `slide`: skip it until the file changes (or, with
         `retry`, until a rescan that many seconds from now)."""

@@ -42,6 +42,9 @@ is not mistaken for a finished one."""
 YOUNG_SECONDS = 10.0
 """A recently changed file that fails to read is retried, not reported: it may be half-copied."""
 RESCAN_SECONDS = 30.0
+IDLE_RESCAN_SECONDS = 300.0
+"""The safety-net rescan of a folder whose show nobody watches: its events still come, and
+twenty channels' rescans every 30 s were most of what unwatched channels cost."""
 MISSING_POLL_SECONDS = 0.5
 STOP_SECONDS = 1.0
 
@@ -88,6 +91,7 @@ class FolderWatch:
         self._cond = threading.Condition()
         self._slides: dict[Path, Slide] = {}
         self._skipped: dict[Path, tuple[tuple[int, int], str]] = {}
+        self._idle = False
         self._retry_at: dict[Path, float] = {}
         """Skipped files to examine again, though unchanged, at the first rescan after then."""
         self._pending: dict[Path, _Pending] = {}
@@ -121,6 +125,17 @@ class FolderWatch:
         """The slide at `path` as it is now (its size and mtime may have changed), or None."""
         with self._cond:
             return self._slides.get(path)
+
+    def set_idle(self, idle: bool) -> None:
+        """Whether the folder's show is watched: a show nobody watches is rescanned only every
+        `IDLE_RESCAN_SECONDS`; watched again, it is rescanned at once."""
+        with self._cond:
+            if idle == self._idle:
+                return
+            self._idle = idle
+            if not idle:
+                self._next_scan = 0.0
+                self._cond.notify_all()
 
     def report_unreadable(self, slide: Slide, reason: str, retry: float | None = None) -> None:
         """The producer could not decode `slide`: skip it until the file changes, or until
@@ -200,7 +215,10 @@ class FolderWatch:
         except Exception as error:
             self._errors.report("the folder watcher (rescanning)", error)
             with self._cond:
-                self._next_scan = time.monotonic() + RESCAN_SECONDS
+                self._next_scan = time.monotonic() + self._rescan_every()
+
+    def _rescan_every(self) -> float:
+        return IDLE_RESCAN_SECONDS if self._idle else RESCAN_SECONDS
 
     def _examine_safely(self, path: Path, item: _Pending) -> None:
         try:
@@ -231,7 +249,7 @@ class FolderWatch:
         first_look = exists and not self._folder_exists
         with self._cond:
             self._next_scan = time.monotonic() + (
-                RESCAN_SECONDS if self._events is not None else MISSING_POLL_SECONDS
+                self._rescan_every() if self._events is not None else MISSING_POLL_SECONDS
             )
             gone = (self._slides.keys() | self._skipped.keys()) - found.keys()
             changed = [self._forget(path) for path in gone].count(True) > 0
