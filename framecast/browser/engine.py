@@ -46,8 +46,8 @@ QUEUE_TURNS = 8
 before it) before it gives up on a browser that no longer answers."""
 LAUNCH_SECONDS = 30.0
 RECYCLE_AFTER = 200
-"""Renderings before the browser is started afresh: a long-lived Chromium's memory creeps up
-(bench/bench_web.py measured it), a new one costs under a second."""
+"""Renderings before the browser and Playwright's driver are started afresh: their memory
+creeps up over many pages (bench/bench_web.py measured it); a new pair costs about a second."""
 CLOSE_SECONDS = 5.0
 MAX_PAGE_HEIGHT = 16384
 """A full-page screenshot is cut here: Chromium draws nothing taller in one piece."""
@@ -272,6 +272,8 @@ class PageBrowser:
                     self._since_launch += 1
                     return browser
                 log.info("Starting the web page browser afresh after %d pages", self._since_launch)
+                await self._drop_browser()
+                await self._stop_driver()
             await self._drop_browser()
             executable = find_chromium(self._settings.chromium)
             if executable is None:
@@ -309,9 +311,16 @@ class PageBrowser:
         for task in self._rendering:
             task.cancel()
         await self._drop_browser()
-        if self._playwright is not None:
-            await self._playwright.stop()
-            self._playwright = None
+        await self._stop_driver()
+
+    async def _stop_driver(self) -> None:
+        """End Playwright's driver process (its memory grows with the pages it has driven)."""
+        playwright, self._playwright = self._playwright, None
+        if playwright is not None:
+            try:
+                await asyncio.wait_for(playwright.stop(), CLOSE_SECONDS)
+            except (TimeoutError, PlaywrightError):
+                log.warning("Playwright's driver would not stop; it is left to exit")
 
 
 async def _screenshot(page: Page, shot: Shot) -> Rendering:
