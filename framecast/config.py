@@ -59,6 +59,9 @@ class ServerSettings:
     port: int = field(default=8000, metadata=checked_by(integer(1, 65535)))
     max_clients: int = field(default=500, metadata=checked_by(integer(1, 100_000)))
     """Open streams at most; the next one is answered 503 with Retry-After."""
+    max_streams_per_address: int = field(default=4, metadata=checked_by(integer(1, 10_000)))
+    """Streams one address may hold; a further one ends its oldest (a TV in a reload loop).
+    Loopback addresses (a reverse proxy on this machine) are not capped."""
     client_timeout: float = field(default=30.0, metadata=checked_by(number(1, 3600)))
     """A client whose socket takes no data for this long is dropped (Wi-Fi gone, no TCP close)."""
     token: str | None = field(default=None, repr=False, metadata=checked_by(token))

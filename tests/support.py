@@ -120,6 +120,7 @@ class Server:
         port: int | None = None,
         wrapper: list[str] | None = None,
         env: dict[str, str] | None = None,
+        host: str = "127.0.0.1",
     ):
         self.config = config
         self.port = port or free_port()
@@ -127,7 +128,7 @@ class Server:
         self.log_path = config.with_name(f"server-{self.port}.log")
         self._log = self.log_path.open("ab")
         command = [sys.executable, str(ROOT / "slideshow.py"), "--config", str(config)]
-        command += ["--host", "127.0.0.1", "--port", str(self.port)]
+        command += ["--host", host, "--port", str(self.port)]
         self.process = subprocess.Popen(
             (wrapper or []) + command,
             stdout=self._log,
@@ -188,8 +189,12 @@ class StreamReader:
     thread; `frames` holds (arrival time, jpeg bytes).
     """
 
-    def __init__(self, port: int, path: str = "/stream") -> None:
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    def __init__(
+        self, port: int, path: str = "/stream", source: str = "127.0.0.1", host: str = "127.0.0.1"
+    ) -> None:
+        self.connection = http.client.HTTPConnection(
+            host, port, timeout=30, source_address=(source, 0)
+        )
         self.connection.request("GET", path)
         self._socket = self.connection.sock
         self.response = self.connection.getresponse()

@@ -12,7 +12,7 @@ import pytest
 from conftest import config_text
 from flask.testing import FlaskClient
 from PIL import Image
-from support import GREEN, RED, Server
+from support import GREEN, RED, Server, close_to, solid
 
 from framecast.app import Framecast
 from framecast.config import load_settings
@@ -335,8 +335,14 @@ def test_a_slide_gets_its_own_time_in_schedule_toml(admin: Admin) -> None:
 
 
 def test_a_channel_switches_to_the_screen_until_its_settings_change(admin: Admin) -> None:
+    solid(admin.images / "a.png", GREEN)
     admin.framecast.start()
     try:
+        thumbnail = admin.client.get("/api/admin/channels/default/thumbnail.jpg")
+        assert thumbnail.status_code == 200
+        with Image.open(io.BytesIO(thumbnail.data)) as image:
+            assert image.size == (320, 180)
+            assert close_to(image.convert("RGB").getpixel((160, 90)), GREEN)
         path = "/api/admin/channels/default/source"
         assert admin.change("POST", path, json={"source": "tv"}).status_code == 400
         assert admin.change("POST", path, json={"source": "screen"}).status_code == 200

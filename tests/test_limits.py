@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import signal
 import socket
+import textwrap
 import threading
 import time
 from collections.abc import Callable
@@ -12,7 +13,16 @@ from pathlib import Path
 
 from conftest import config_text
 from PIL import Image
-from support import GREEN, RED, Server, StreamReader, solid, wait_for, write_config
+from support import (
+    GREEN,
+    RED,
+    Server,
+    StreamReader,
+    in_network_namespace,
+    solid,
+    wait_for,
+    write_config,
+)
 
 TOKEN = "s3cret-token-42"
 
@@ -218,3 +228,52 @@ def test_a_second_ctrl_c_exits_at_once(images: Path, start_server: Callable[...,
     server.process.send_signal(signal.SIGTERM)
     server.process.send_signal(signal.SIGCONT)
     assert server.process.wait(5) == 128 + signal.SIGTERM
+
+
+CAPPED = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    sys.path.insert(0, {tests!r})
+    from support import GREEN, Server, StreamReader, wait_for
+
+    server = Server(Path({config!r}), host="0.0.0.0").wait_ready(20)
+    tv = [StreamReader(server.port, source="10.9.0.2", host="10.9.0.1") for _ in range(10)]
+    wait_for(lambda: sum(not r.closed.is_set() for r in tv) == 3, 10, what="3 left")
+    ended = [r.closed.is_set() for r in tv]
+    other = StreamReader(server.port, source="10.9.0.3", host="10.9.0.1")
+    local = [StreamReader(server.port) for _ in range(5)]
+    wait_for(lambda: server.status()["clients"] == 9, 10, what="9 streams")
+    tv[-1].wait_colour(GREEN)
+    other.wait_colour(GREEN)
+    seen = {{
+        "ended": ended,
+        "other": not other.closed.is_set(),
+        "local": [not r.closed.is_set() for r in local],
+        "log": server.log(),
+    }}
+    for reader in [*tv, other, *local]:
+        reader.close()
+    server.stop()
+    print(json.dumps(seen))
+    """
+)
+
+
+def test_one_address_holds_a_few_streams_and_a_new_one_ends_its_oldest(
+    images: Path, tmp_path: Path
+) -> None:
+    """In a network namespace whose `lo` also has three addresses outside 127/8: one TV
+    (10.9.0.2) in a reload loop, another TV, and local clients, which are never capped."""
+    solid(images / "a.png", GREEN)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        config_text().replace("[server]\n", "[server]\nmax_streams_per_address = 3\n")
+    )
+    addresses = " && ".join(f"ip addr add 10.9.0.{n}/32 dev lo" for n in (1, 2, 3))
+    script = CAPPED.format(tests=str(Path(__file__).parent), config=str(config))
+    seen = in_network_namespace(f"ip link set lo up && {addresses}", script)
+    assert seen["ended"] == [True] * 7 + [False] * 3, "the oldest streams of the TV ended"
+    assert seen["other"], "another TV keeps its stream"
+    assert seen["local"] == [True] * 5, "loopback clients are not capped"
+    assert "max_streams_per_address = 3" in seen["log"]

@@ -91,7 +91,7 @@ def create_app(
     page_headers = {**NO_STORE, "Content-Security-Policy": content_security_policy(page)}
     open_streams = OpenStreams()
     shared_parts = SharedParts()
-    viewers = Viewers()
+    viewers = Viewers(lambda: settings().server.max_streams_per_address)
     snapshots = SnapshotCache()
     render_slots = RenderSlots()
     log_refusal = OncePerMinute()

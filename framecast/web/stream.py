@@ -6,6 +6,7 @@ or disappear and come back (a `[channels]` edit), on the same connection.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import math
 import select
@@ -96,6 +97,8 @@ class Viewer:
     since: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     frames: int = 0
     bytes: int = 0
+    ended: threading.Event = field(default_factory=threading.Event, repr=False)
+    """Set when a newer stream from the same address takes this one's place."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -109,15 +112,35 @@ class Viewer:
 
 
 class Viewers:
-    """Every connected stream; added and removed by its own HTTP thread, read for `/status`."""
+    """Every connected stream; added and removed by its own HTTP thread, read for `/status`.
 
-    def __init__(self) -> None:
+    An address holds at most `per_address()` streams: a newer one ends its oldest, which is
+    what a TV in a reload loop leaves behind (its newest stream is the one it shows). Loopback
+    addresses are not capped: behind a reverse proxy on this machine every TV has one."""
+
+    def __init__(self, per_address: Callable[[], int] = lambda: 1_000_000) -> None:
         self._lock = threading.Lock()
         self._viewers: list[Viewer] = []
+        self._per_address = per_address
 
     def add(self, viewer: Viewer) -> None:
+        limit = self._per_address() if _capped(viewer.address) else 1_000_000
         with self._lock:
+            same = [
+                v for v in self._viewers if v.address == viewer.address and not v.ended.is_set()
+            ]
+            ended = same[: max(0, len(same) + 1 - limit)]
+            for old in ended:
+                old.ended.set()
             self._viewers.append(viewer)
+        if ended:
+            log.warning(
+                "Client %s opened stream %d of its own: ended its oldest "
+                "([server] max_streams_per_address = %d)",
+                viewer.address,
+                len(same) + 1,
+                limit,
+            )
 
     def remove(self, viewer: Viewer) -> None:
         with self._lock:
@@ -254,6 +277,14 @@ def stream_body(
         )
 
 
+def _capped(address: str) -> bool:
+    """Whether streams from `address` count against the per-address cap."""
+    try:
+        return not ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 def _on(channel: str) -> str:
     """Where a client watches, for the log: nothing for the default channel."""
     return "" if channel == DEFAULT_CHANNEL else f" on channel {channel}"
@@ -281,7 +312,7 @@ def _frames(
                 log.info("Client %s moved from %s to %s", viewer.address, viewer.channel, channel)
             viewer.channel = channel
             frame, resend_at = None, math.inf
-        if hub.closed:
+        if hub.closed or viewer.ended.is_set():
             return
         wait = max(0.0, min(HANG_UP_CHECK_SECONDS, resend_at - time.monotonic()))
         newer = hub.wait_newer(frame.seq if frame else 0, wait)

@@ -1,10 +1,15 @@
 /* Framecast player: shows its channel's stream in one <img> and keeps it alive with no one at
  * the TV. The page at / shows the default channel (or, with ?tv=ID, the channel [tvs] gives that
  * TV), the page at /c/NAME/ channel NAME: every request goes to the page's own folder.
- * Plain ES5 for old TV browsers. Chromium fires no `error` when a stream is cut, so the page
- * asks /status every few seconds whether its own stream is still open, notices a restarted
- * server by its instance id, and reconnects with backoff (1, 2, 4 ... capped at 10 s).
- * With ?mode=poll it shows /snapshot.jpg instead, reloaded whenever a new frame is published.
+ * Plain ES5 for old TV browsers; every newer API is used only where it exists. Chromium fires no
+ * `error` when a stream is cut, so the page asks /status every few seconds whether its own
+ * stream is still open, notices a restarted server by its instance id, and reconnects with
+ * backoff (1, 2, 4 ... capped at 10 s).
+ * A browser that shows no frame of the MJPEG stream within FALLBACK_MS (its image never gets a
+ * size) is switched to polling by itself: /snapshot.jpg, reloaded whenever /status says a new
+ * frame was published. ?mode=poll and ?mode=mjpeg force either; any other mode is ignored.
+ * A small "reconnecting" mark shows once the server has been unreachable, or the stream closed,
+ * for MARK_AFTER_MS.
  * A ?token=... in the page's address is added to every request the page makes. A stream refused
  * because the server is full fails like a broken one and is retried with the same backoff.
  */
@@ -13,8 +18,13 @@
   var POLL_EVERY_MS = 1000;
   var FIRST_BACKOFF_MS = 1000;
   var MAX_BACKOFF_MS = 10000;
+  var FALLBACK_MS = 6000;
+  var MARK_AFTER_MS = 5000;
   var img = document.getElementById('screen');
-  var pollMode = /[?&]mode=poll(&|$)/.test(window.location.search);
+  var mark = document.getElementById('reconnecting');
+  var modeMatch = /[?&]mode=(poll|mjpeg)(&|$)/.exec(window.location.search);
+  var forced = modeMatch ? modeMatch[1] : null;
+  var pollMode = forced === 'poll';
   var streamId = Math.random().toString(36).slice(2) + new Date().getTime().toString(36);
   var tokenMatch = /[?&]token=([^&]*)/.exec(window.location.search);
   var tvMatch = /[?&]tv=([^&]*)/.exec(window.location.search);
@@ -26,6 +36,8 @@
   var broken = false;
   var notOpen = 0;
   var timer = null;
+  var fallbackTimer = null;
+  var troubleSince = null;
 
   function getJson(url, done) {
     var xhr = new XMLHttpRequest();
@@ -46,10 +58,21 @@
 
   function connect() {
     notOpen = 0;
+    if (fallbackTimer) { clearTimeout(fallbackTimer); fallbackTimer = null; }
     if (pollMode) {
       img.src = base + 'snapshot.jpg?t=' + stamp() + auth;
     } else {
       img.src = base + 'stream?id=' + streamId + '&t=' + stamp() + auth;
+      if (!forced) { fallbackTimer = setTimeout(fallBackIfBlank, FALLBACK_MS); }
+    }
+  }
+
+  function fallBackIfBlank() {
+    fallbackTimer = null;
+    if (!pollMode && !broken && !img.naturalWidth) {
+      pollMode = true;
+      connect();
+      later(POLL_EVERY_MS);
     }
   }
 
@@ -58,8 +81,13 @@
     timer = setTimeout(check, ms);
   }
 
+  function trouble() {
+    if (troubleSince === null) { troubleSince = stamp(); }
+  }
+
   function fail() {
     broken = true;
+    trouble();
     // Up to a quarter less, at random: a building of TVs does not all knock at the same moment
     // when the server comes back.
     later(backoff * (0.75 + Math.random() * 0.25));
@@ -74,8 +102,10 @@
       if (pollMode) {
         var shown = status.watching ? status.watching.frames : status.frames;
         if (broken || restarted || shown !== frames) { frames = shown; connect(); }
+        troubleSince = null;
       } else {
         notOpen = status.stream_open ? 0 : notOpen + 1;
+        if (status.stream_open) { troubleSince = null; } else { trouble(); }
         if (broken || restarted || notOpen >= 2) { connect(); }
       }
       broken = false;
@@ -84,7 +114,23 @@
     });
   }
 
+  function showMark() {
+    var late = troubleSince !== null && stamp() - troubleSince > MARK_AFTER_MS;
+    if (mark) { mark.style.display = late ? 'block' : 'none'; }
+  }
+
+  function stayAwake() {
+    var lock = navigator.wakeLock;
+    if (lock && typeof lock.request === 'function' && document.visibilityState === 'visible') {
+      var asked = lock.request('screen');
+      if (asked && typeof asked['catch'] === 'function') { asked['catch'](function () {}); }
+    }
+  }
+
   img.onerror = function () { if (!broken) { fail(); } };
+  if (document.addEventListener) { document.addEventListener('visibilitychange', stayAwake, false); }
+  stayAwake();
   connect();
   later(pollMode ? POLL_EVERY_MS : STATUS_EVERY_MS);
+  setInterval(showMark, 1000);
 }());
