@@ -277,3 +277,23 @@ def test_one_address_holds_a_few_streams_and_a_new_one_ends_its_oldest(
     assert seen["other"], "another TV keeps its stream"
     assert seen["local"] == [True] * 5, "loopback clients are not capped"
     assert "max_streams_per_address = 3" in seen["log"]
+
+
+def test_a_browser_that_sends_no_accept_header_gets_the_page_and_the_stream(
+    images: Path, start_server: Callable[..., Server]
+) -> None:
+    solid(images / "a.png", GREEN)
+    server = start_server()
+    for path, kind in (("/", b"text/html"), ("/stream", b"multipart/x-mixed-replace")):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            answer = b""
+            while b"\xff\xd9" not in answer and b"</html>" not in answer:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        head = answer.split(b"\r\n\r\n", 1)[0]
+        assert head.startswith(b"HTTP/1.1 200") or head.startswith(b"HTTP/1.0 200"), head
+        assert kind in head
+    assert b"\xff\xd8" in answer, "a JPEG came on the stream"
