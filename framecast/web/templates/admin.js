@@ -200,7 +200,11 @@
   }
 
   function loadSlides(card, name) {
+    // Uploads finish in any order and each asks again: only the newest answer is drawn.
+    var asked = (card.slidesAsked || 0) + 1;
+    card.slidesAsked = asked;
     call("GET", channelPath(name) + "/slides", undefined, function (status, data) {
+      if (asked !== card.slidesAsked) { return; }
       if (status !== 200) { say(data.error, true); return; }
       var list = card.querySelector(".slides");
       list.innerHTML = "";
