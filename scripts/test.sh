@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything the tests need on Debian/Ubuntu (Debian's chromium and xvfb, a virtualenv
-# with the pip packages) and runs the whole suite: lint, format, types, then every test.
+# Installs everything the tests need on Debian/Ubuntu (Debian's chromium, firefox-esr,
+# webkit2gtk-driver and xvfb, Node for the Firefox driver, a virtualenv with the pip packages)
+# and runs the whole suite: lint, format, types, then every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,10 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
 command -v xsetroot >/dev/null 2>&1 || missing+=(x11-xserver-utils)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+command -v firefox-esr >/dev/null 2>&1 || missing+=(firefox-esr)
+command -v WebKitWebDriver >/dev/null 2>&1 || missing+=(webkit2gtk-driver)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 [ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
 
@@ -17,6 +22,8 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-test.txt
 # The package itself, editable, so bench/ and other scripts import it from anywhere.
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+# Firefox is driven by the npm package puppeteer-core (over WebDriver BiDi: no browser download).
+[ -d tests/engines/node_modules/puppeteer-core ] || npm ci --prefix tests/engines --no-audit --no-fund --loglevel=error
 # The suite checks that this set-up works as the README says, without running itself again.
 [ -z "${FRAMECAST_SETUP_ONLY:-}" ] || exit 0
 
