@@ -44,7 +44,7 @@ YOUNG_SECONDS = 10.0
 RESCAN_SECONDS = 30.0
 IDLE_RESCAN_SECONDS = 300.0
 """The safety-net rescan of a folder whose show nobody watches: its events still come, and
-twenty channels' rescans every 30 s were most of what unwatched channels cost."""
+twenty channels' rescans every 30 s showed in what unwatched channels cost (docs/benchmarks.md)."""
 MISSING_POLL_SECONDS = 0.5
 STOP_SECONDS = 1.0
 

@@ -44,6 +44,7 @@ log = logging.getLogger("framecast.web")
 MAX_FILES = 50
 """Files in one upload request; a phone sends more as further requests."""
 THUMBNAIL_WIDTH = 320
+ADMIN_FILES = ("admin.html", "admin.js", "admin.css")
 CONTROL_ACTIONS = ("next", "previous", "pause", "resume")
 SOURCES = ("slideshow", "screen")
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -79,6 +80,7 @@ def add_admin(
 ) -> None:
     """The admin page and API on `app`."""
     templates = resources.files(__package__).joinpath("templates")
+    files = {name: templates.joinpath(name).read_bytes() for name in ADMIN_FILES}
     lockout = Lockout()
 
     def token() -> str:
@@ -99,11 +101,17 @@ def add_admin(
     def who() -> str:
         return request.remote_addr or "?"
 
+    def wrong_token(address: str, what: str) -> Response:
+        """A wrong admin token: counted towards the address's lockout, logged, refused."""
+        lockout.failed(address)
+        log.warning("Refused an admin %s from %s: wrong token", what, address)
+        return refusal(401, "wrong admin token")
+
     @app.before_request
     def check_admin() -> Response | None:
         """The admin token (cookie or Bearer) for every admin API request but the log-in; the
         CSRF header too for a change made with the cookie."""
-        if not request.path.startswith("/api/admin/") or request.path == "/api/admin/login":
+        if not request.path.startswith("/api/admin/"):
             return None
         expected = token()
         address = who()
@@ -112,13 +120,13 @@ def add_admin(
             response = refusal(429, "too many wrong tokens: try again in a minute")
             response.headers["Retry-After"] = str(wait)
             return response
+        if request.path == "/api/admin/login":
+            return None
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
             if same(header.removeprefix("Bearer ").strip(), expected):
                 return None
-            lockout.failed(address)
-            log.warning("Refused an admin request from %s: wrong token", address)
-            return refusal(401, "wrong admin token")
+            return wrong_token(address, "request")
         if not same(request.cookies.get(COOKIE, ""), session_value(expected)):
             return refusal(401, "log in with the admin token first")
         if request.method in SAFE_METHODS:
@@ -131,9 +139,8 @@ def add_admin(
     @app.get("/admin")
     def admin_page() -> Response:
         token()
-        page = templates.joinpath("admin.html").read_bytes()
         return Response(
-            page,
+            files["admin.html"],
             mimetype="text/html",
             headers={**NO_STORE, "Content-Security-Policy": PAGE_POLICY},
         )
@@ -144,24 +151,16 @@ def add_admin(
         token()
         name = request.path.lstrip("/")
         mimetype = "text/javascript" if name.endswith(".js") else "text/css"
-        body = templates.joinpath(name).read_bytes()
-        return Response(body, mimetype=mimetype, headers=NO_STORE)
+        return Response(files[name], mimetype=mimetype, headers=NO_STORE)
 
     @app.post("/api/admin/login")
     def login() -> Response:
         expected = token()
         address = who()
-        wait = lockout.retry_after(address)
-        if wait:
-            response = refusal(429, "too many wrong tokens: try again in a minute")
-            response.headers["Retry-After"] = str(wait)
-            return response
         body = request.get_json(silent=True)
         given = body.get("token") if isinstance(body, dict) else None
         if not isinstance(given, str) or not same(given, expected):
-            lockout.failed(address)
-            log.warning("Refused an admin log-in from %s: wrong token", address)
-            return refusal(401, "wrong admin token")
+            return wrong_token(address, "log-in")
         log.info("Admin: logged in from %s", address)
         response = jsonify(csrf=csrf_value(expected))
         response.set_cookie(
