@@ -15,6 +15,7 @@ from typing import Any
 from flask import Flask
 
 from .announcements import Announcements
+from .audio.registry import SoundRegistry
 from .browser.engine import PageBrowser
 from .browser.screenshots import ScreenshotService
 from .config import DEFAULT_CHANNEL, Settings
@@ -38,8 +39,13 @@ class Framecast:
         """The browser web slides and the screenshot API share, started on first need."""
         self.screenshots = ScreenshotService(self.pages)
         self.announcements = Announcements()
+        self.sound = SoundRegistry(settings)
         self.shows = ShowRegistry(
-            settings, lambda: main_url(host, port), self.pages, self.announcements
+            settings,
+            lambda: main_url(host, port),
+            self.pages,
+            self.announcements,
+            self.sound.clip_sink,
         )
         self.watcher = ConfigWatcher(config_path, settings, self._apply)
         self.app: Flask = create_app(
@@ -49,6 +55,7 @@ class Framecast:
             self.health,
             self.screenshots,
             AdminParts(self.announcements, lambda: main_url(host, port)),
+            self.sound,
         )
         self._started = time.monotonic()
         self._instance = secrets.token_hex(8)
@@ -98,6 +105,7 @@ class Framecast:
             log.warning("[server] host and port take effect when the server is restarted")
         self.pages.apply(new.web)
         self.shows.apply(new)
+        self.sound.apply(new)
         sources = [s.stream.source for s in old.shows().values()]
         if sources != [s.stream.source for s in new.shows().values()] or (
             old.server.token != new.server.token
@@ -106,10 +114,12 @@ class Framecast:
 
     def start(self) -> None:
         self.shows.start()
+        self.sound.start()
         self.watcher.start()
 
     def stop(self) -> None:
         """End every stream and join every thread this object started."""
         self.shows.stop()
+        self.sound.stop()
         self.watcher.stop()
         self.pages.stop(STOP_SECONDS)

@@ -185,6 +185,32 @@ class AdminSettings:
     """The largest upload, in megabytes."""
 
 
+@dataclass(frozen=True)
+class AudioSettings:
+    """Sound for the TVs. A channel sets its own in a `[channels.NAME.audio]` table: `source`
+    and `format` would be read as the picture's keys in the channel's flat table."""
+
+    TABLE: ClassVar[str] = "audio"
+    PER_CHANNEL: ClassVar[bool] = False
+    source: str = field(
+        default="none", metadata=checked_by(choice("none", "system", "mic", "both"))
+    )
+    """"system": what this machine plays; "mic": its default input; "both": the two mixed."""
+    format: str = field(default="wav", metadata=checked_by(choice("wav", "mp3")))
+    """"wav": PCM, 1.5 Mbit/s and almost no CPU; "mp3": `bitrate` kbit/s, for weak Wi-Fi."""
+    bitrate: int = field(default=192, metadata=checked_by(integer(64, 320)))
+    """MP3 kbit/s (LAME takes the nearest standard rate)."""
+    clips: bool = field(default=False, metadata=checked_by(boolean))
+    """Video clips in a slideshow play their own sound, mixed into the channel's."""
+    system_device: str | None = field(default=None, metadata=checked_by(text))
+    """The PulseAudio source "system" captures; None = the default output's monitor."""
+    mic_device: str | None = field(default=None, metadata=checked_by(text))
+    """The PulseAudio source "mic" captures; None = the default input."""
+    server: str | None = field(default=None, metadata=checked_by(text))
+    """The PulseAudio (or PipeWire-pulse) server, as PULSE_SERVER names it ("unix:/run/...");
+    None = the one the environment gives."""
+
+
 DEFAULT_CHANNEL = "default"
 """The channel the top-level tables describe, served at `/`."""
 CHANNEL_NAME = re.compile(r"[a-z0-9-]{1,32}")
@@ -198,6 +224,7 @@ SECTIONS = (
     ScreenSettings,
     WebSettings,
     AdminSettings,
+    AudioSettings,
 )
 _TABLES: dict[str, dict[str, Check]] = {
     section.TABLE: {f.name: f.metadata["check"] for f in fields(section)} for section in SECTIONS
@@ -216,6 +243,7 @@ class Settings:
     overlay: OverlaySettings = OverlaySettings()
     web: WebSettings = WebSettings()
     admin: AdminSettings = AdminSettings()
+    audio: AudioSettings = AudioSettings()
     channels: tuple[tuple[str, Settings], ...] = ()
     """Each `[channels.NAME]` table: the top-level settings with the channel's own keys."""
     tvs: tuple[tuple[str, str], ...] = ()
@@ -296,6 +324,7 @@ def parse_settings(text: str, base_dir: Path) -> Settings:
         overlay=OverlaySettings(**_checked("overlay", raw.get("overlay", {}))),
         web=WebSettings(**_checked("web", raw.get("web", {}))),
         admin=AdminSettings(**_checked("admin", raw.get("admin", {}))),
+        audio=AudioSettings(**_checked("audio", raw.get("audio", {}))),
     )
     channels = _channels(raw.get("channels", {}), top, base_dir)
     names = {DEFAULT_CHANNEL, *(name for name, _ in channels)}
@@ -326,12 +355,17 @@ def _channels(
             )
         if not isinstance(table, dict):
             raise ConfigError(f"{where} must be a table of settings, written [channels.{name}]")
+        table = dict(table)
+        audio = table.pop("audio", {})
+        if not isinstance(audio, dict):
+            raise ConfigError(f"{where} audio must be a table, written [channels.{name}.audio]")
         owners = {key: t for t in reversed(SHOW_TABLES) for key in _TABLES[t]}
         unknown = sorted(set(table) - set(owners))
         if unknown:
             raise ConfigError(
                 f"{where} has unknown key {_short(repr(unknown[0]))}; allowed keys: the keys of "
                 + ", ".join(f"[{t}]" for t in SHOW_TABLES)
+                + f", and a [channels.{name}.audio] table"
             )
         parts: dict[str, dict[str, Any]] = {t: {} for t in SHOW_TABLES}
         for key, value in table.items():
@@ -345,6 +379,7 @@ def _channels(
             slideshow=replace(top.slideshow, **checked["slideshow"]),
             overlay=replace(top.overlay, **checked["overlay"]),
             screen=replace(top.screen, **checked["screen"]),
+            audio=replace(top.audio, **_checked("audio", audio, f"[channels.{name}.audio]")),
         )
         channels.append((name, channel))
     return tuple(channels)

@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from .announcements import Announcement
+from .audio.clip import ClipSink
 from .config import Settings, SlideshowSettings
 from .hub import FrameHub
 from .render.imaging import RenderSpec, UnreadableImage, render_spec
@@ -81,8 +82,11 @@ class SlideshowProducer:
         screens: ScreenFeeds | None = None,
         address: Callable[[], str] | None = None,
         banner: Callable[[], Announcement | None] = lambda: None,
+        clip_sound: Callable[[], ClipSink | None] = lambda: None,
     ) -> None:
         self._hub = hub
+        self._clip_sound = clip_sound
+        """Where a clip's own sound goes now, or None when its channel does not play it."""
         self._banner = banner
         self._renderer = renderer or SlideRenderer()
         self._playlist_factory = playlist_factory
@@ -313,6 +317,7 @@ class SlideshowProducer:
                     lambda picture: self._presenter.show_frame(
                         slide, picture, self._settings, spec
                     ),
+                    self._clip_sound(),
                 )
             except UnreadableImage as error:
                 playlist.report_unreadable(slide, str(error))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .announcements import Announcements
+from .audio.clip import ClipSink
 from .browser.engine import PageBrowser
 from .config import DEFAULT_CHANNEL, Settings
 from .hub import FrameHub
@@ -70,6 +71,7 @@ class Show:
         address: Callable[[], str],
         pages: PageBrowser | None,
         announcements: Announcements,
+        clip_sound: Callable[[str], ClipSink | None],
     ) -> None:
         self.name = name
         self.hub = FrameHub()
@@ -80,6 +82,7 @@ class Show:
             screens=screens,
             address=address,
             banner=lambda: announcements.current(name),
+            clip_sound=lambda: clip_sound(name),
         )
         self.settings = settings
 
@@ -115,8 +118,11 @@ class ShowRegistry:
         address: Callable[[], str],
         pages: PageBrowser | None = None,
         announcements: Announcements | None = None,
+        clip_sound: Callable[[str], ClipSink | None] = lambda name: None,
     ) -> None:
         self._lock = threading.Lock()
+        self._clip_sound = clip_sound
+        """Where a channel's clips play their sound, by channel name (owned by the app)."""
         self._pages = pages
         """The browser web slides are drawn by, shared by every channel (owned by the app)."""
         self._announcements = announcements or Announcements()
@@ -174,6 +180,7 @@ class ShowRegistry:
             self._channel_address(name),
             self._pages,
             self._announcements,
+            self._clip_sound,
         )
         with self._lock:
             if self._stopped:

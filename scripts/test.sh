@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on Debian/Ubuntu (Debian's chromium, firefox-esr,
-# webkit2gtk-driver and xvfb, Node for the Firefox driver, a virtualenv with the pip packages)
+# webkit2gtk-driver, xvfb and pulseaudio, Node for the Firefox driver, a virtualenv with the pip packages)
 # and runs the whole suite: lint, format, types, then every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,7 @@ command -v xsetroot >/dev/null 2>&1 || missing+=(x11-xserver-utils)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 command -v firefox-esr >/dev/null 2>&1 || missing+=(firefox-esr)
 command -v WebKitWebDriver >/dev/null 2>&1 || missing+=(webkit2gtk-driver)
+command -v pulseaudio >/dev/null 2>&1 || missing+=(pulseaudio)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)

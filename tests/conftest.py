@@ -156,6 +156,17 @@ def environment(**changes: str | None) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session")
+def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A private PulseAudio (null sinks, no sound card) for the whole session."""
+    need_tool("pulseaudio", "pulseaudio")
+    from sound import PrivatePulse
+
+    server = PrivatePulse(tmp_path_factory.mktemp("pulse")).start()
+    yield server
+    server.stop()
+
+
 TEST_BROWSER_MARK = "--class=framecast-tests"
 """Marks the tests' own Chromium (a harmless switch), so a test can tell it from the server's."""
 CHROMIUM_ARGS = [

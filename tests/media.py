@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -45,15 +46,21 @@ def clip(
     frames_each: int = 10,
     size: tuple[int, int] = (160, 90),
     codec: str | None = None,
+    tone_hz: float | None = None,
 ) -> Path:
     """A clip showing each colour for `frames_each` frames at `fps`: H.264 in .mp4, VP8 in
-    .webm."""
+    .webm; with `tone_hz`, also a sound track of that sine (AAC, or Vorbis in .webm)."""
     codec = codec or ("libvpx" if path.suffix == ".webm" else "libx264")
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
         stream.time_base = Fraction(1, fps)
+        sound = None
+        if tone_hz is not None:
+            sound = container.add_stream(
+                "libvorbis" if path.suffix == ".webm" else "aac", rate=48000
+            )
         number = 0
         for colour in colours:
             pixels = np.full((size[1], size[0], 3), colour, dtype=np.uint8)
@@ -63,7 +70,22 @@ def clip(
                 number += 1
                 container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
+        if sound is not None and tone_hz is not None:
+            _tone_track(container, sound, tone_hz, number / fps)
     return path
+
+
+def _tone_track(container: Any, stream: Any, hz: float, seconds: float) -> None:
+    samples = int(48000 * seconds)
+    for start in range(0, samples, 1024):
+        wave = 0.3 * np.sin(2 * np.pi * hz * (start + np.arange(1024)) / 48000)
+        frame = av.AudioFrame.from_ndarray(
+            wave.astype(np.float32).reshape(1, -1), format="fltp", layout="mono"
+        )
+        frame.sample_rate = 48000
+        frame.pts = start
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
 
 
 def sound_only(path: Path, seconds: float = 1.0) -> Path:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 from PIL import Image
 
+from ..audio.clip import ClipSink, ClipSound
 from ..render.imaging import RenderSpec
 from ..render.motion import Frame, player
 from .ordering import Slide
@@ -24,6 +25,7 @@ class Playback:
         max_fps: float,
         began: float,
         show: Callable[[Image.Image], None],
+        sound: ClipSink | None = None,
     ) -> None:
         self.slide = slide
         self.spec = spec
@@ -46,6 +48,18 @@ class Playback:
         self._shown_at = 0.0
         self._held: float | None = None
         self._pending = self._next()
+        self._sound: ClipSound | None = None
+        """A clip's own sound, when its channel plays it ([audio] clips)."""
+        if sound is not None and slide.kind == "video":
+            self._sound = ClipSound(slide.path, self._clock, sound)
+            self._sound.start()
+
+    def _clock(self) -> float | None:
+        """Seconds into the slide on the stream now, None while paused (the clip sound's
+        thread)."""
+        if self._held is not None:
+            return None
+        return time.monotonic() - self.began
 
     def hold(self, now: float) -> None:
         """Paused: the frame on the stream stays; the next `step` goes on from it."""
@@ -75,6 +89,8 @@ class Playback:
         return self.began + self._pending.at
 
     def close(self) -> None:
+        if self._sound is not None:
+            self._sound.stop()
         self._player.close()
 
     def _next(self) -> Frame | None:
@@ -131,10 +147,12 @@ class MovingSlide:
         max_fps: float,
         now: float,
         show: Callable[[Image.Image], None],
+        sound: ClipSink | None = None,
     ) -> None:
-        """Play `slide`, whose first frame is on the stream now; raises UnreadableImage."""
+        """Play `slide`, whose first frame is on the stream now, with its own sound into
+        `sound` when it is a clip; raises UnreadableImage."""
         self.stop()
-        self._playback = Playback(slide, spec, max_fps, now, show)
+        self._playback = Playback(slide, spec, max_fps, now, show, sound)
 
     def step(self, now: float, paused: bool) -> float | None:
         """Publish the frame due (none while paused); when the next is due, or None at the

@@ -26,6 +26,7 @@ from ..hub import FrameHub
 from ..render.imaging import SNAPSHOT_FORMATS
 from . import mjpeg
 from .admin import AdminParts, add_admin
+from .audio import MIMETYPES, SoundHubs, audio_body, bytes_per_second, prepare_socket, wav_header
 from .guard import NO_STORE, OncePerMinute, content_security_policy, install_guards, refusal
 from .screenshots import add_screenshot_api
 from .snapshot import (
@@ -78,12 +79,13 @@ def create_app(
     health: Callable[[], str | None] = lambda: None,
     screenshots: ScreenshotService | None = None,
     admin: AdminParts | None = None,
+    sound: SoundHubs | None = None,
 ) -> Flask:
     """A Flask app serving every channel of `channels`; `status` and `settings` are read on
     every request. `channels.command` is called with "next", "previous", "pause" or "resume"
     when a phone on the LAN drives a show. `health` says what is wrong, or None when all is
     well, for `/healthz`. `screenshots` renders web pages for the screenshot API; `admin`
-    holds what the admin page needs besides the shows."""
+    holds what the admin page needs besides the shows; `sound` gives each channel's sound."""
     app = Flask(__name__)
     templates = resources.files(__package__).joinpath("templates")
     page = templates.joinpath("index.html").read_bytes()
@@ -96,6 +98,7 @@ def create_app(
     render_slots = RenderSlots()
     log_refusal = OncePerMinute()
     instance = secrets.token_hex(4)
+    wav_head = wav_header()
     install_guards(app, settings, log_refusal)
     if screenshots is not None:
         add_screenshot_api(app, screenshots, settings, log_refusal)
@@ -183,6 +186,31 @@ def create_app(
         )
         return Response(body, mimetype=mjpeg.MIMETYPE, headers=STREAM_HEADERS)
 
+    @app.get("/audio.<fmt>")
+    @app.get("/c/<name>/audio.<fmt>")
+    def audio(fmt: str, name: str | None = None) -> Response:
+        channel, tv = wanted_channel(name)
+        if fmt not in MIMETYPES:
+            abort(404)
+        hub = sound.hub(channel, fmt) if sound is not None else None
+        if hub is None:
+            return refusal(404, f"channel {channel} has no sound ([audio] source)")
+        current = settings()
+        prepare_socket(
+            request.environ.get("werkzeug.socket"),
+            current.server.client_timeout,
+            bytes_per_second(fmt, current.audio.bitrate),
+        )
+
+        def still_on() -> bool:
+            now = channels.channel_of(tv) if tv is not None else channel
+            return sound is not None and sound.hub(now, fmt) is hub
+
+        body = audio_body(
+            hub, wav_head if fmt == "wav" else b"", still_on, request.remote_addr or "?", channel
+        )
+        return Response(body, mimetype=MIMETYPES[fmt], headers=STREAM_HEADERS)
+
     @app.get("/snapshot.jpg")
     @app.get("/snapshot")
     @app.get("/c/<name>/snapshot.jpg")
@@ -239,15 +267,20 @@ def create_app(
             show["clients"] = hub.clients if hub else 0
             show["frames"] = hub.frames if hub else 0
             show["viewers"] = viewers.of(each)
+            if sound is not None:
+                show["audio"] = sound.status(each)
         default = body.get("channels", {}).get(DEFAULT_CHANNEL, {})
         body["clients"] = channels.clients()
         body["frames"] = default.get("frames", 0)
         body["max_clients"] = settings().server.max_clients
         body["unassigned_tvs"] = [tv for tv in viewers.tvs() if not channels.assigned(tv)]
+        heard = sound.status(channel) if sound is not None else {"format": None, "error": None}
         body["watching"] = {
             "channel": channel,
             "frames": body.get("channels", {}).get(channel, {}).get("frames", 0),
+            "audio": heard["format"],
         }
+        body["audio_error"] = heard["error"]
         stream_id = request.args.get("stream")
         if stream_id is not None:
             body["stream_open"] = stream_id[:MAX_STREAM_ID] in open_streams

@@ -54,12 +54,14 @@ class OncePerMinute:
 
 
 def content_security_policy(page: bytes) -> str:
-    """Only this server's script, images and status; the page's one inline style by its hash."""
+    """Only this server's script, images, sound and status; the page's one inline style by its
+    hash."""
     style = page.split(b"<style>", 1)[1].split(b"</style>", 1)[0]
     digest = base64.b64encode(hashlib.sha256(style).digest()).decode()
     return (
         f"default-src 'none'; script-src 'self'; style-src 'sha256-{digest}'; img-src 'self'; "
-        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        "media-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
     )
 
 

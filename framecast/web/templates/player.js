@@ -10,18 +10,31 @@
  * frame was published. ?mode=poll and ?mode=mjpeg force either; any other mode is ignored.
  * A small "reconnecting" mark shows once the server has been unreachable, or the stream closed,
  * for MARK_AFTER_MS.
+ * Sound: when /status says the channel has sound, a "Sound on" button shows (browsers play
+ * sound only after a person presses something; a remote's OK on the focused button counts).
+ * Once pressed, an <audio> plays the channel's endless WAV or MP3, kept near the live edge (a
+ * player lagging more than LIVE_LAG_S jumps to LIVE_BEHIND_S before the end of its buffer),
+ * and is reconnected when it stalls, when the channel or its sound changes, and when the
+ * server restarts. A channel without sound shows no button and plays nothing.
  * A ?token=... in the page's address is added to every request the page makes. A stream refused
  * because the server is full fails like a broken one and is retried with the same backoff.
  */
 (function () {
   var STATUS_EVERY_MS = 5000;
+  var FIRST_STATUS_MS = 1000;
   var POLL_EVERY_MS = 1000;
   var FIRST_BACKOFF_MS = 1000;
   var MAX_BACKOFF_MS = 10000;
   var FALLBACK_MS = 6000;
   var MARK_AFTER_MS = 5000;
+  var SOUND_EVERY_MS = 500;
+  var LIVE_LAG_S = 0.5;
+  var LIVE_BEHIND_S = 0.15;
+  var SOUND_STALL_MS = 4000;
   var img = document.getElementById('screen');
   var mark = document.getElementById('reconnecting');
+  var sound = document.getElementById('sound');
+  var soundButton = document.getElementById('sound-on');
   var modeMatch = /[?&]mode=(poll|mjpeg)(&|$)/.exec(window.location.search);
   var forced = modeMatch ? modeMatch[1] : null;
   var pollMode = forced === 'poll';
@@ -38,6 +51,11 @@
   var timer = null;
   var fallbackTimer = null;
   var troubleSince = null;
+  var soundWanted = false;
+  var soundFormat = null;
+  var soundChannel = null;
+  var soundPlayedAt = 0;
+  var soundLastTime = -1;
 
   function getJson(url, done) {
     var xhr = new XMLHttpRequest();
@@ -99,6 +117,7 @@
       if (!status) { fail(); return; }
       var restarted = instance !== null && status.instance !== instance;
       instance = status.instance;
+      followSound(status, restarted);
       if (pollMode) {
         var shown = status.watching ? status.watching.frames : status.frames;
         if (broken || restarted || shown !== frames) { frames = shown; connect(); }
@@ -112,6 +131,59 @@
       backoff = FIRST_BACKOFF_MS;
       later(pollMode ? POLL_EVERY_MS : STATUS_EVERY_MS);
     });
+  }
+
+  function followSound(status, restarted) {
+    var watching = status.watching || {};
+    var format = watching.audio || null;
+    var changed = format !== soundFormat || watching.channel !== soundChannel;
+    soundFormat = format;
+    soundChannel = watching.channel;
+    if (soundButton) { soundButton.style.display = format && !soundWanted ? 'block' : 'none'; }
+    if (soundButton && format && !soundWanted && document.activeElement !== soundButton) { soundButton.focus(); }
+    if (soundWanted && (changed || restarted)) { playSound(); }
+  }
+
+  function playSound() {
+    if (!sound) { return; }
+    if (!soundFormat) {
+      sound.pause();
+      sound.removeAttribute('src');
+      return;
+    }
+    sound.src = base + 'audio.' + soundFormat + '?t=' + stamp() + auth;
+    soundPlayedAt = stamp();
+    soundLastTime = -1;
+    var playing = sound.play();
+    if (playing && typeof playing['catch'] === 'function') {
+      playing['catch'](function (e) {
+        // Refused without a press (NotAllowedError): ask for one again.
+        if (e && e.name === 'NotAllowedError') { soundWanted = false; }
+      });
+    }
+  }
+
+  function keepSoundLive() {
+    if (!soundWanted || !soundFormat || !sound) { return; }
+    var buffered = sound.buffered;
+    if (buffered && buffered.length) {
+      var end = buffered.end(buffered.length - 1);
+      if (end - sound.currentTime > LIVE_LAG_S) {
+        try { sound.currentTime = end - LIVE_BEHIND_S; } catch (e) { /* not seekable yet */ }
+      }
+    }
+    if (sound.currentTime !== soundLastTime) {
+      soundLastTime = sound.currentTime;
+      soundPlayedAt = stamp();
+    } else if (stamp() - soundPlayedAt > SOUND_STALL_MS) {
+      playSound();
+    }
+  }
+
+  function soundOn() {
+    soundWanted = true;
+    if (soundButton) { soundButton.style.display = 'none'; }
+    playSound();
   }
 
   function showMark() {
@@ -128,9 +200,12 @@
   }
 
   img.onerror = function () { if (!broken) { fail(); } };
+  if (soundButton) { soundButton.onclick = soundOn; }
   if (document.addEventListener) { document.addEventListener('visibilitychange', stayAwake, false); }
   stayAwake();
   connect();
-  later(pollMode ? POLL_EVERY_MS : STATUS_EVERY_MS);
+  // The first look is soon: it tells whether to offer sound.
+  later(pollMode ? POLL_EVERY_MS : FIRST_STATUS_MS);
   setInterval(showMark, 1000);
+  setInterval(keepSoundLive, SOUND_EVERY_MS);
 }());
