@@ -13,7 +13,7 @@ from support import BLUE, GREEN, RED, VirtualDisplay, close_to, wait_for
 from framecast.config import Settings, parse_settings
 from framecast.hub import FrameHub
 from framecast.screen.capture import ScreenCapture
-from framecast.screen.feed import ScreenFeeds
+from framecast.screen.feed import ScreenFeed, ScreenFeeds
 
 
 def screen_settings(width: int, height: int, region: str = "") -> Settings:
@@ -99,3 +99,31 @@ def test_channels_on_different_regions_have_a_feed_each(on_display: VirtualDispl
             for capture in captures:
                 capture.stop()
     assert len(feeds) == 0
+
+
+def test_drawing_is_looked_at_once_but_at_most_fps_times_a_second(
+    on_display: VirtualDisplay,
+) -> None:
+    feed = ScreenFeed((1, None))
+    feed.attach(feed, 0.5)  # a steady look every 2 s
+    on_display.paint(RED)
+    feed.start()
+    try:
+        first = feed.wait(0, 5)
+        assert first is not None
+        assert first.grab is not None
+        on_display.paint(BLUE)
+        assert feed.wait(first.tick, 1.0) is None, "a frame period must pass between grabs"
+        blue = feed.wait(first.tick, 5)
+        assert blue is not None
+        assert blue.version == first.version + 1
+        steady = feed.wait(blue.tick, 5)
+        assert steady is not None
+        assert steady.version == blue.version, "a still screen"
+        on_display.paint(GREEN)
+        green = feed.wait(steady.tick, 1.0)
+        assert green is not None, "drawing is looked at before the next steady look"
+        assert green.version == blue.version + 1
+    finally:
+        feed.detach(feed)
+        feed.stop()

@@ -3,6 +3,7 @@ and a display without the extension, or one that goes away, still works by compa
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 
@@ -66,6 +67,7 @@ def test_a_display_that_goes_away_reads_as_drawing_everywhere(display: VirtualDi
     reported(watch)
     display.crash()
     assert [watch.drawn() for _ in range(3)] == [EVERYWHERE] * 3, "a grab must follow"
+    assert watch.queued(), "a waiting feed looks at once"
     watch.close()
 
 
@@ -188,3 +190,23 @@ def test_without_damage_the_stream_still_follows_the_screen(
     stream.wait_colour(RED)
     assert server.status()["frames"] == frames + 1
     assert "compares every grab: the X server has no DAMAGE extension" in server.log()
+
+
+def test_a_waiting_grabber_wakes_for_drawing_or_when_woken(
+    display: VirtualDisplay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISPLAY", display.name)
+    grabber = ScreenGrabber()
+    wake, poke = os.pipe()
+    try:
+        grab_until(grabber, lambda grab: not grab.drawn)
+        assert not grabber.wait_drawn(0.2, wake), "nothing drawn"
+        display.paint(YELLOW)
+        assert grabber.wait_drawn(5.0, wake)
+        assert grabber.grab(ScreenSettings()).drawn
+        os.write(poke, b"!")
+        assert not grabber.wait_drawn(5.0, wake), "woken, nothing drawn"
+    finally:
+        grabber.close()
+        os.close(wake)
+        os.close(poke)

@@ -9,6 +9,7 @@ retries by itself until the cause is gone.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from typing import Any
@@ -35,7 +36,8 @@ def screen_spec(settings: Settings) -> RenderSpec:
 
 
 class ScreenCapture:
-    """Captures on its own thread at a steady `fps`, publishing only frames that changed.
+    """Captures on its own thread, publishing each change of the screen as soon as its feed
+    sees it, at most `fps` frames a second, and only frames that changed.
 
     `start`, `stop` and `apply` are called by the producer thread; `status` by HTTP threads.
     """
@@ -97,14 +99,14 @@ class ScreenCapture:
             }
 
     def _run(self) -> None:
-        """The capture thread: take the feed's looks at this channel's pace, encode those that
-        changed, publish."""
+        """The capture thread: take each of the feed's looks as it comes, encode those that
+        changed, at most `fps` a second, publish."""
         settings = self._settings
         feed = self._feeds.attach(self, settings.screen)
         tick = 0
         last: tuple[int, RenderSpec] | None = None
         shown_error: tuple[str, RenderSpec] | None = None
-        next_at = time.monotonic()
+        encoded_at = confirmed_at = -math.inf
         try:
             while not self._stop.is_set():
                 self._ticked_at = time.monotonic()
@@ -117,6 +119,19 @@ class ScreenCapture:
                 look = feed.wait(tick, RETRY_SECONDS)
                 if look is None:
                     continue
+                period = 1.0 / min(settings.screen.fps, MAX_FPS)
+                now = time.monotonic()
+                if look.grab is not None and last == (look.version, spec):
+                    if now < max(encoded_at, confirmed_at) + period / 2:
+                        # Another channel asks the feed for more looks than this one takes
+                        # (half a period: looks at this channel's own rate come a hair early).
+                        tick = look.tick
+                        continue
+                    confirmed_at = now
+                elif look.grab is not None and now < encoded_at + period:
+                    if self._stop.wait(encoded_at + period - now):
+                        break
+                    look = feed.latest()
                 tick = look.tick
                 if look.error is not None or look.grab is None:
                     message = look.error or "no screen yet"
@@ -132,12 +147,10 @@ class ScreenCapture:
                     self._hub.confirm()
                 else:
                     grab = look.grab
+                    encoded_at = time.monotonic()
                     jpeg = encode_screen(grab.pixels, grab.width, grab.height, spec)
                     self._hub.publish(jpeg, spec.width, spec.height, standing=False)
                     last = (look.version, spec)
-                period = 1.0 / min(settings.screen.fps, MAX_FPS)
-                next_at = max(next_at + period, time.monotonic() - period)
-                self._stop.wait(max(0.0, next_at - time.monotonic()))
         finally:
             self._feeds.detach(self, feed)
 

@@ -2,16 +2,23 @@
 
 A `ScreenFeed` owns the X connection and the thread that grabs one area of the screen, at the
 highest rate any of its channels asks for, and tells each look apart from the last by a version
-that changes only when the pixels did. Each channel's `ScreenCapture` takes the looks it wants
-and encodes them at its own size: two TVs of different sizes showing the same desktop cost one
-grab and two encodes a frame, not two of each.
+that changes only when the pixels did. Besides its steady looks it looks as soon as X DAMAGE
+reports drawing, one frame period after the last such look at the earliest: a change waits for
+no tick, and a still screen costs only the steady looks. Each channel's `ScreenCapture` takes
+the looks it wants and encodes them at its own size: two TVs of different sizes showing the
+same desktop cost one grab and two encodes a frame, not two of each.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+import os
+import select
 import threading
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 from ..checks import MAX_FPS, Region
 from ..config import ScreenSettings
@@ -23,6 +30,8 @@ STOP_SECONDS = 1.0
 
 FeedKey = tuple[int | str, Region | None]
 """The monitor and region a feed grabs."""
+Woken = Literal["due", "drawn", "poked"]
+"""What ended a feed's sleep: its time, drawing reported by the X server, or a poke."""
 
 
 @dataclass(frozen=True)
@@ -38,8 +47,9 @@ class Look:
 class ScreenFeed:
     """The grabbing thread of one area, running while any channel is attached.
 
-    `attach`, `detach` and `wait` are called by the channels' capture threads; the feed's own
-    thread calls `_run`.
+    `attach`, `detach`, `wait` and `latest` are called by the channels' capture threads, `start`
+    and `stop` by the one that attaches first and detaches last; the feed's own thread calls
+    `_run`.
     """
 
     def __init__(self, key: FeedKey) -> None:
@@ -48,6 +58,11 @@ class ScreenFeed:
         self._rates: dict[int, float] = {}
         self._look = Look(0, None, 0)
         self._stopping = False
+        # Written to when the feed's thread should look at its rates again or stop: it may be
+        # asleep in select on the X connection, where a condition cannot reach it.
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
         self._thread = SupervisedThread(f"screen-feed-{key[0]}", self._run)
 
     @property
@@ -58,8 +73,10 @@ class ScreenFeed:
     def attach(self, channel: object, fps: float) -> None:
         """`channel` wants looks at `fps` (again, with a new rate)."""
         with self._cond:
+            changed = self._rates.get(id(channel)) != min(fps, MAX_FPS)
             self._rates[id(channel)] = min(fps, MAX_FPS)
-            self._cond.notify_all()
+        if changed:
+            self._poke()
 
     def detach(self, channel: object) -> bool:
         """`channel` wants no more looks; whether it was the last."""
@@ -78,6 +95,11 @@ class ScreenFeed:
                 self._cond.wait(left)
             return self._look if self._look.tick > after_tick else None
 
+    def latest(self) -> Look:
+        """The newest look, at once."""
+        with self._cond:
+            return self._look
+
     def start(self) -> None:
         self._thread.start()
 
@@ -85,7 +107,15 @@ class ScreenFeed:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        self._thread.join(STOP_SECONDS)
+        self._poke()
+        if self._thread.join(STOP_SECONDS):
+            os.close(self._wake_read)
+            os.close(self._wake_write)
+
+    def _poke(self) -> None:
+        """Wakes the feed's thread; a full pipe already will."""
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_write, b"!")
 
     def _show(self, grab: Grab | None, version: int, error: str | None = None) -> None:
         with self._cond:
@@ -93,38 +123,62 @@ class ScreenFeed:
             self._cond.notify_all()
 
     def _run(self) -> None:
-        """The feed's thread: grab at the fastest rate asked, note whether anything changed."""
+        """The feed's thread: look at the fastest rate asked and whenever drawing is reported,
+        note whether anything changed."""
         grabber = ScreenGrabber()
         settings = ScreenSettings(monitor=self.key[0], region=self.key[1])
         pixels: bytearray | None = None
         version = self._look.version
-        next_at = time.monotonic()
+        drawn_at = -math.inf
         try:
-            while True:
-                with self._cond:
-                    if self._stopping:
-                        return
-                    fps = max(self._rates.values(), default=1.0)
+            while not self._stopping:
                 try:
                     grab = grabber.grab(settings)
                 except ScreenError as error:
                     pixels = None
                     self._show(None, version, str(error))
-                    with self._cond:
-                        self._cond.wait(RETRY_SECONDS)
-                    next_at = time.monotonic()
+                    self._sleep(time.monotonic() + RETRY_SECONDS)
                     continue
                 start = grab.first_row * grab.width * 4
                 if grab.drawn and not same_from(grab.pixels, pixels, start):
                     # Every mss backend returns a new buffer per grab: keep it, no copy.
                     version, pixels = version + 1, grab.pixels
                 self._show(grab, version)
-                period = 1.0 / fps
-                next_at = max(next_at + period, time.monotonic() - period)
-                with self._cond:
-                    self._cond.wait(max(0.0, next_at - time.monotonic()))
+                looked_at = time.monotonic()
+                if grab.drawn:
+                    drawn_at = looked_at
+                woken: Woken = "poked"
+                while woken == "poked":
+                    with self._cond:
+                        period = 1.0 / max(self._rates.values(), default=1.0)
+                    woken = self._sleep(looked_at + period, grabber, drawn_at + period)
+                if woken == "drawn":
+                    # Drawing woke the feed: its next news waits a frame period, even when the
+                    # drawing turns out to be outside the area (grab.drawn is False then).
+                    drawn_at = time.monotonic()
         finally:
             grabber.close()
+
+    def _sleep(
+        self, until: float, grabber: ScreenGrabber | None = None, eager_at: float = 0.0
+    ) -> Woken:
+        """Sleeps until `until`, or until poked (stopping, or the rates changed); from
+        `eager_at` on, with a `grabber`, also until the X server reports drawing. Says which
+        woke it (feed's thread)."""
+        while not self._stopping:
+            now = time.monotonic()
+            if now >= until:
+                return "due"
+            if grabber is not None and now >= eager_at:
+                if grabber.wait_drawn(until - now, self._wake_read):
+                    return "drawn"
+            else:
+                limit = until if grabber is None else min(until, eager_at)
+                select.select([self._wake_read], [], [], limit - now)
+            with contextlib.suppress(BlockingIOError):
+                if os.read(self._wake_read, 64):
+                    return "poked"
+        return "due"
 
 
 class ScreenFeeds:

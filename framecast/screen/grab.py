@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import select
 import time
 from dataclasses import dataclass, replace
 from typing import Any, NoReturn
@@ -88,6 +89,17 @@ class ScreenGrabber:
             self._lost(error)
         grab = Grab(shot.raw, shot.width, shot.height, area.label, drawn=True, first_row=top or 0)
         return self._keep(area, grab)
+
+    def wait_drawn(self, timeout: float, wake: int) -> bool:
+        """Sleeps until the X server reports drawing (True), or the file descriptor `wake` is
+        readable or `timeout` s have passed (False). Without a damage watch only `wake` and the
+        timeout end it: then every look is a grab, made at the feed's pace."""
+        watch = self._watch
+        if watch is not None and watch.queued():
+            return True
+        watched = [wake] if watch is None else [wake, watch.fileno()]
+        readable, _, _ = select.select(watched, [], [], max(0.0, timeout))
+        return watch is not None and watch.fileno() in readable
 
     def _check(self, area: Area, last: Grab) -> Grab:
         """Grabs a screen DAMAGE calls unchanged, to catch a change it never reported."""

@@ -116,6 +116,8 @@ def _libraries() -> tuple[Any, Any]:
             ("xcb_wait_for_reply", [c_void_p, c_uint, POINTER(c_void_p)], c_void_p),
             ("xcb_request_check", [c_void_p, _Cookie], c_void_p),
             ("xcb_poll_for_event", [c_void_p], POINTER(_Event)),
+            ("xcb_poll_for_queued_event", [c_void_p], POINTER(_Event)),
+            ("xcb_get_file_descriptor", [c_void_p], c_int),
         ):
             getattr(xcb, function).argtypes = args
             getattr(xcb, function).restype = result
@@ -126,11 +128,12 @@ def _libraries() -> tuple[Any, Any]:
 class DamageWatch:
     """One X connection with a DAMAGE object on the root window of the default screen.
 
-    Created, used and closed by the screen capture thread only.
+    Created, used and closed by one screen feed's thread only.
     """
 
     def __init__(self, display: str | None) -> None:
         self._xcb, self._libc = _libraries()
+        self._queued: Box | None = None
         screen = c_int(0)
         self._conn = self._xcb.xcb_connect(display.encode() if display else None, byref(screen))
         if self._xcb.xcb_connection_has_error(self._conn):
@@ -167,8 +170,33 @@ class DamageWatch:
         call sees everything drawn before it, and anything drawn later is reported next time.
         A lost connection reads as drawing everywhere: the grab that follows finds out more.
         """
-        box: Box | None = None
-        while event := self._xcb.xcb_poll_for_event(self._conn):
+        box, self._queued = self._take(self._xcb.xcb_poll_for_event, self._queued), None
+        if self._xcb.xcb_connection_has_error(self._conn):
+            return EVERYWHERE
+        if box is not None:
+            # Repair region and parts region None: the whole damage is cleared.
+            self._check(self._send(OP_SUBTRACT, struct.pack("=III", self._damage, 0, 0), True))
+        return box
+
+    def fileno(self) -> int:
+        """The connection's socket: readable when the X server has news, such as drawing
+        (for select; what libxcb already read is told by `queued`)."""
+        descriptor: int = self._xcb.xcb_get_file_descriptor(self._conn)
+        return descriptor
+
+    def queued(self) -> bool:
+        """Whether drawing is known that `drawn` has not returned yet, without reading the
+        socket: libxcb may have read its events while waiting for a reply, and the socket then
+        stays quiet about them. A lost connection (it has no socket then) is news too."""
+        if self._xcb.xcb_connection_has_error(self._conn):
+            return True
+        self._queued = self._take(self._xcb.xcb_poll_for_queued_event, self._queued)
+        return self._queued is not None
+
+    def _take(self, poll: Any, box: Box | None) -> Box | None:
+        """`box` grown by every event that `poll` hands out; any other event than DAMAGE's
+        means drawing everywhere."""
+        while event := poll(self._conn):
             notify = event.contents
             if (notify.response_type & 0x7F) == self._notify:
                 area = (
@@ -181,11 +209,6 @@ class DamageWatch:
             else:
                 box = EVERYWHERE
             self._libc.free(event)
-        if self._xcb.xcb_connection_has_error(self._conn):
-            return EVERYWHERE
-        if box is not None:
-            # Repair region and parts region None: the whole damage is cleared.
-            self._check(self._send(OP_SUBTRACT, struct.pack("=III", self._damage, 0, 0), True))
         return box
 
     def close(self) -> None:
