@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import math
 import sys
 from ctypes import POINTER, Structure, c_int, c_int32, c_uint16, c_void_p
 from typing import Any
@@ -101,12 +102,50 @@ def scale_bgrx(
         _lib.pixman_image_set_transform(src, ctypes.byref(transform))
         _lib.pixman_image_set_filter(src, FILTER_BILINEAR, None, 0)
         _lib.pixman_image_set_repeat(src, REPEAT_PAD)
-        _lib.pixman_image_composite32(OP_SRC, src, None, dst, 0, 0, 0, 0, *target)
+        for part in _cover_first(source, size, target):
+            _lib.pixman_image_composite32(
+                OP_SRC, src, None, dst, part[0], part[1], 0, 0, *_moved(part, target)
+            )
     finally:
         _lib.pixman_image_unref(src)
         _lib.pixman_image_unref(dst)
         del held, written
     return out
+
+
+def _covered(start: float, scale: float, source_size: int, count: int) -> tuple[int, int]:
+    """The output pixels [first, end) along one axis whose two bilinear samples both lie
+    inside the source (one pixel to spare each side, for fixed-point rounding)."""
+    # Output pixel i samples source pixels floor(u - 0.5) and the next,
+    # where u = start + (i + 0.5) * scale.
+    first = math.ceil((0.5 - start) / scale - 0.5) + 1
+    end = math.floor((source_size - 0.5 - start) / scale - 0.5) - 1
+    return max(0, first), max(max(0, first), min(count, end))
+
+
+def _cover_first(
+    source: Box, size: tuple[int, int], target: tuple[int, int, int, int]
+) -> list[tuple[int, int, int, int]]:
+    """The target (left, top, width, height, relative to it) as the part whose samples all lie
+    inside the source, then the strips around it. pixman scales the first on its fast path; with
+    a padded edge anywhere in one call it takes a general path, 10 times slower (upscaling 720p
+    to 1080p: 24 ms instead of 2.5)."""
+    left, top, box_width, box_height = source
+    x0, x1 = _covered(left, box_width / target[2], size[0], target[2])
+    y0, y1 = _covered(top, box_height / target[3], size[1], target[3])
+    parts = [
+        (x0, y0, x1 - x0, y1 - y0),
+        (0, 0, target[2], y0),
+        (0, y1, target[2], target[3] - y1),
+        (0, y0, x0, y1 - y0),
+        (x1, y0, target[2] - x1, y1 - y0),
+    ]
+    return [part for part in parts if part[2] > 0 and part[3] > 0]
+
+
+def _moved(part: tuple[int, int, int, int], target: tuple[int, int, int, int]) -> tuple[int, ...]:
+    """Where `part` of the target lies in the frame, and its size."""
+    return (target[0] + part[0], target[1] + part[1], part[2], part[3])
 
 
 def blend_rgbx(
