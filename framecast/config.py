@@ -198,8 +198,9 @@ class AudioSettings:
     """"system": what this machine plays; "mic": its default input; "both": the two mixed."""
     format: str = field(default="wav", metadata=checked_by(choice("wav", "mp3")))
     """"wav": PCM, 1.5 Mbit/s and almost no CPU; "mp3": `bitrate` kbit/s, for weak Wi-Fi."""
-    bitrate: int = field(default=192, metadata=checked_by(integer(64, 320)))
-    """MP3 kbit/s (LAME takes the nearest standard rate)."""
+    bitrate: int = field(default=320, metadata=checked_by(integer(64, 320)))
+    """MP3 kbit/s (LAME takes the nearest standard rate). Lower rates come later: browsers
+    read a stream in chunks (Chromium 32 KB, 0.8 s at 320 kbit/s, 2 s at 128)."""
     clips: bool = field(default=False, metadata=checked_by(boolean))
     """Video clips in a slideshow play their own sound, mixed into the channel's."""
     system_device: str | None = field(default=None, metadata=checked_by(text))

@@ -90,6 +90,11 @@ def test_no_button_without_sound_then_the_remotes_ok_turns_it_on(
             assert not page.locator("#sound-on").is_visible()
             page.evaluate(ANALYSER)
             wait_hearing(page, 1250)
+            wait_for(
+                lambda: "delay=" in (page.locator("#screen").get_attribute("src") or ""),
+                timeout=20,
+                what="the picture asked for later, to line it up with the sound",
+            )
     finally:
         page.close()
 

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from support import BLUE, GREEN, RED, Server, StreamReader, close_to, solid, wait_for
 
+from framecast.hub import FrameHub
+from framecast.web.stream import DelayLine
+
 
 def test_stream_sends_the_current_slide_at_once_with_browser_friendly_headers(
     images: Path, start_server: Callable[..., Server]
@@ -137,3 +140,16 @@ def test_new_client_gets_the_placeholder_for_an_empty_folder(
     solid(images / "late.png", BLUE)
     stream.wait_colour(BLUE, timeout=3)
     stream.close()
+
+
+def test_a_delay_line_sends_each_frame_its_delay_after_it_was_published() -> None:
+    hub = FrameHub()
+    line = DelayLine(0.3)
+    first = hub.publish(b"first", 1, 1)
+    assert line.wait_newer(hub, 0, 0.05) is None
+    assert line.wait_newer(hub, 0, 2.0) is first
+    assert time.monotonic() >= first.published_at + 0.3
+    hub.publish(b"skipped", 1, 1)
+    newest = hub.publish(b"newest", 1, 1)
+    assert line.wait_newer(hub, first.seq, 2.0) is newest
+    assert DelayLine(0).wait_newer(hub, first.seq, 0.1) is newest

@@ -354,3 +354,22 @@ def test_the_names_mdns_announces_are_served(app: App) -> None:
     assert app.client.get("/status", headers={"Host": "framecast.example"}).status_code == 400
     app.set_server(name="lobby")
     assert app.client.get("/status", headers={"Host": "lobby.local"}).status_code == 200
+
+
+@pytest.mark.parametrize("delay", ["abc", "-5", "\u00b2", "99999999", "300"])
+def test_a_stream_with_any_delay_sends_its_frame(app: App, delay: str) -> None:
+    """A page's `?delay=` holds a live picture back; nonsense is no delay, and too much is
+    capped, so a standing frame still goes out at once."""
+    frame = jpeg((32, 18))
+    app.hub.publish(frame, 32, 18)
+    response = app.client.get(f"/stream?delay={delay}", buffered=False)
+    try:
+        assert response.status_code == 200
+        body = b""
+        for chunk in response.response:
+            body += chunk
+            if frame in body:
+                break
+        assert frame in body
+    finally:
+        response.close()

@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 import weakref
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +37,9 @@ LARGE_SEND_BUFFER = 512 * 1024
 SLOW_WRITE_SECONDS = 0.1
 QUICK_WRITE_SECONDS = 0.02
 QUICK_WRITES_FOR_LARGE = 30
+
+MAX_DELAY_MS = 2000
+"""The most a page may hold its picture back (`?delay=`) to line it up with its sound."""
 
 Resolve = Callable[[], tuple[str, FrameHub]]
 """The channel a stream shows now, and its hub."""
@@ -211,6 +214,42 @@ class StreamSocket:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
+class DelayLine:
+    """A TV's picture held back by `delay` seconds, to reach its screen with its sound (which a
+    browser plays later than it shows an image). Frames wait in the order they were published,
+    at most `delay` seconds' worth; a frame due while a newer one is also due is skipped, as a
+    slow client skips. Used by one stream's HTTP thread."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self._waiting: deque[Frame] = deque()
+        self._seen = 0
+
+    def clear(self) -> None:
+        self._waiting.clear()
+        self._seen = 0
+
+    def wait_newer(self, hub: FrameHub, after_seq: int, timeout: float) -> Frame | None:
+        """Like `hub.wait_newer`, for frames `delay` seconds after they were published."""
+        if not self.delay:
+            return hub.wait_newer(after_seq, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            due: Frame | None = None
+            while self._waiting and self._waiting[0].published_at + self.delay <= now:
+                due = self._waiting.popleft()
+            if due is not None and due.seq > after_seq:
+                return due
+            if now >= deadline or hub.closed:
+                return None
+            next_due = self._waiting[0].published_at + self.delay if self._waiting else deadline
+            newer = hub.wait_newer(max(self._seen, after_seq), min(deadline, next_due) - now)
+            if newer is not None:
+                self._seen = newer.seq
+                self._waiting.append(newer)
+
+
 class Watching:
     """The hub one stream is subscribed to, switched when its channel changes (stream thread)."""
 
@@ -244,10 +283,12 @@ def stream_body(
     open_streams: OpenStreams,
     shared_parts: SharedParts,
     stream_id: str,
+    delay: float = 0.0,
 ) -> Iterator[bytes]:
     """The multipart body for one client; runs on that client's HTTP thread.
 
     Ends when the client goes (the server closes the iterator) or its hub closes at shutdown.
+    With `delay`, each frame is sent that many seconds after it was published.
     """
     watching = Watching()
     open_streams.add(stream_id)
@@ -258,7 +299,8 @@ def stream_body(
         viewer.channel = channel
         log.info("Client %s connected (%d watching)%s", viewer.address, hub.clients, _on(channel))
         yield mjpeg.PART_HEADERS
-        for hub, frame in _frames(resolve, watching, viewer, keepalive, client.hung_up):
+        line = DelayLine(delay)
+        for hub, frame in _frames(resolve, watching, viewer, keepalive, client.hung_up, line):
             part = shared_parts.of(hub, frame)
             client.writing(len(part))
             started = time.monotonic()
@@ -296,6 +338,7 @@ def _frames(
     viewer: Viewer,
     keepalive: Callable[[], float],
     hung_up: Callable[[], bool],
+    line: DelayLine,
 ) -> Iterator[tuple[FrameHub, Frame]]:
     """The current frame, then each newer one, the same again after `keepalive` of silence;
     the new channel's current frame at once when the stream's channel changes.
@@ -312,10 +355,11 @@ def _frames(
                 log.info("Client %s moved from %s to %s", viewer.address, viewer.channel, channel)
             viewer.channel = channel
             frame, resend_at = None, math.inf
+            line.clear()
         if hub.closed or viewer.ended.is_set():
             return
         wait = max(0.0, min(HANG_UP_CHECK_SECONDS, resend_at - time.monotonic()))
-        newer = hub.wait_newer(frame.seq if frame else 0, wait)
+        newer = line.wait_newer(hub, frame.seq if frame else 0, wait)
         if newer is not None:
             frame = newer
         elif hung_up():

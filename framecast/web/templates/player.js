@@ -12,10 +12,13 @@
  * for MARK_AFTER_MS.
  * Sound: when /status says the channel has sound, a "Sound on" button shows (browsers play
  * sound only after a person presses something; a remote's OK on the focused button counts).
- * Once pressed, an <audio> plays the channel's endless WAV or MP3, kept near the live edge (a
- * player lagging more than LIVE_LAG_S jumps to LIVE_BEHIND_S before the end of its buffer),
+ * Once pressed, an <audio> plays the channel's endless WAV or MP3, kept near the live edge: a
+ * player lagging more than LIVE_LAG_S beyond the size of the browser's reads jumps to
+ * LIVE_BEHIND_S beyond that size before the end of its buffer,
  * and is reconnected when it stalls, when the channel or its sound changes, and when the
- * server restarts. A channel without sound shows no button and plays nothing.
+ * server restarts. A channel without sound shows no button and plays nothing. Browsers play
+ * sound later than they show an image, so once the sound plays the page asks for its picture
+ * that much later (stream?delay=ms, from how far behind its buffer the player is).
  * A ?token=... in the page's address is added to every request the page makes. A stream refused
  * because the server is full fails like a broken one and is retried with the same backoff.
  */
@@ -27,9 +30,16 @@
   var MAX_BACKOFF_MS = 10000;
   var FALLBACK_MS = 6000;
   var MARK_AFTER_MS = 5000;
-  var SOUND_EVERY_MS = 500;
-  var LIVE_LAG_S = 0.5;
-  var LIVE_BEHIND_S = 0.15;
+  var SOUND_EVERY_MS = 100;
+  var LIVE_LAG_S = 0.3;
+  var LIVE_BEHIND_S = 0.1;
+  var STEP_FADE = 0.995;
+  var SYNC_EVERY_MS = 5000;
+  var SYNC_AFTER_MS = 3000;
+  var SYNC_SLACK_MS = 60;
+  // What sound spends before it is in the player's buffer (the machine's output and capture
+  // buffers, the server's mix), as bench/bench_audio.py --only av measured it.
+  var SOUND_PIPE_S = 0.12;
   var SOUND_STALL_MS = 4000;
   var img = document.getElementById('screen');
   var mark = document.getElementById('reconnecting');
@@ -56,6 +66,13 @@
   var soundChannel = null;
   var soundPlayedAt = 0;
   var soundLastTime = -1;
+  var soundEnd = -1;
+  var soundStep = 0;
+  var lagSum = 0;
+  var lagCount = 0;
+  var syncedAt = 0;
+  var pictureDelayMs = 0;
+  var soundPlayedSince = 0;
 
   function getJson(url, done) {
     var xhr = new XMLHttpRequest();
@@ -80,7 +97,7 @@
     if (pollMode) {
       img.src = base + 'snapshot.jpg?t=' + stamp() + auth;
     } else {
-      img.src = base + 'stream?id=' + streamId + '&t=' + stamp() + auth;
+      img.src = base + 'stream?id=' + streamId + '&t=' + stamp() + (pictureDelayMs ? '&delay=' + pictureDelayMs : '') + auth;
       if (!forced) { fallbackTimer = setTimeout(fallBackIfBlank, FALLBACK_MS); }
     }
   }
@@ -142,6 +159,24 @@
     if (soundButton) { soundButton.style.display = format && !soundWanted ? 'block' : 'none'; }
     if (soundButton && format && !soundWanted && document.activeElement !== soundButton) { soundButton.focus(); }
     if (soundWanted && (changed || restarted)) { playSound(); }
+    if (!format && pictureDelayMs) { delayPicture(0); }
+  }
+
+  // The browser plays sound later than it shows a frame: once the sound has played a while,
+  // the picture is asked for that much later (?delay=), so both reach the screen together.
+  function delayPicture(ms) {
+    pictureDelayMs = ms;
+    if (!pollMode) { connect(); }
+  }
+
+  function lineUp() {
+    if (!lagCount || stamp() - soundPlayedSince < SYNC_AFTER_MS || stamp() - syncedAt < SYNC_EVERY_MS) { return; }
+    var wanted = Math.round((lagSum / lagCount + soundStep / 2 + SOUND_PIPE_S) * 1000);
+    wanted = Math.max(0, Math.min(wanted, 2000));
+    lagSum = 0;
+    lagCount = 0;
+    syncedAt = stamp();
+    if (Math.abs(wanted - pictureDelayMs) > SYNC_SLACK_MS) { delayPicture(wanted); }
   }
 
   function playSound() {
@@ -154,6 +189,11 @@
     sound.src = base + 'audio.' + soundFormat + '?t=' + stamp() + auth;
     soundPlayedAt = stamp();
     soundLastTime = -1;
+    soundEnd = -1;
+    soundStep = 0;
+    lagSum = 0;
+    lagCount = 0;
+    soundPlayedSince = stamp();
     var playing = sound.play();
     if (playing && typeof playing['catch'] === 'function') {
       playing['catch'](function (e) {
@@ -168,8 +208,16 @@
     var buffered = sound.buffered;
     if (buffered && buffered.length) {
       var end = buffered.end(buffered.length - 1);
-      if (end - sound.currentTime > LIVE_LAG_S) {
-        try { sound.currentTime = end - LIVE_BEHIND_S; } catch (e) { /* not seekable yet */ }
+      // The browser reads in chunks (Chromium: 32 KB, 0.17 s of WAV, 0.8 s of MP3 at
+      // 320 kbit/s): what it plays must last until the next chunk, or it runs dry.
+      soundStep = end > soundEnd && soundEnd >= 0 ? Math.max(soundStep * STEP_FADE, end - soundEnd) : soundStep * STEP_FADE;
+      soundEnd = end;
+      if (end - sound.currentTime > soundStep + LIVE_LAG_S) {
+        try { sound.currentTime = end - soundStep - LIVE_BEHIND_S; } catch (e) { /* not seekable yet */ }
+      } else if (!sound.paused) {
+        lagSum += end - sound.currentTime;
+        lagCount += 1;
+        lineUp();
       }
     }
     if (sound.currentTime !== soundLastTime) {
