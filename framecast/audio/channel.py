@@ -61,11 +61,6 @@ class JitterBuffer:
                 out += silence(size - len(out))
             return out
 
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-            self._filling = True
-
 
 class ChannelSound:
     """The mix of one channel and its two hubs, `wav` (raw PCM) and `mp3`.
@@ -229,6 +224,8 @@ class ChannelSound:
             self.wav.publish(pcm)
             if self.mp3.listeners:
                 if encoder is None or bitrate != settings.bitrate:
+                    # What the hub kept is from before: a new listener's burst must not be.
+                    self.mp3.clear()
                     encoder, bitrate = _mp3_encoder(settings.bitrate), settings.bitrate
                 encoded = encoder.encode(pcm)
                 if encoded:
