@@ -9,7 +9,7 @@ from pathlib import Path
 from support import BLUE, GREEN, RED, Server, StreamReader, close_to, solid, wait_for
 
 from framecast.hub import FrameHub
-from framecast.web.stream import DelayLine
+from framecast.web.stream import DelayLine, picture_delay
 
 
 def test_stream_sends_the_current_slide_at_once_with_browser_friendly_headers(
@@ -153,3 +153,9 @@ def test_a_delay_line_sends_each_frame_its_delay_after_it_was_published() -> Non
     newest = hub.publish(b"newest", 1, 1)
     assert line.wait_newer(hub, first.seq, 2.0) is newest
     assert DelayLine(0).wait_newer(hub, first.seq, 0.1) is newest
+
+
+def test_a_pages_delay_is_whole_milliseconds_capped_and_nothing_else() -> None:
+    assert picture_delay("411") == 0.411
+    assert picture_delay("99999999999") == picture_delay("2001") == 2.0
+    assert picture_delay("") == picture_delay("-5") == picture_delay("\u00b2") == 0.0

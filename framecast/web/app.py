@@ -38,7 +38,6 @@ from .snapshot import (
     SnapshotRequest,
 )
 from .stream import (
-    MAX_DELAY_MS,
     MAX_STREAM_ID,
     RETRY_AFTER_SECONDS,
     STREAM_HEADERS,
@@ -47,6 +46,7 @@ from .stream import (
     StreamSocket,
     Viewer,
     Viewers,
+    picture_delay,
     stream_body,
 )
 
@@ -175,8 +175,6 @@ def create_app(
         )
         viewer = Viewer(address, request.headers.get("User-Agent", "")[:200], tv, channel)
         stream_id = request.args.get("id", "")[:MAX_STREAM_ID]
-        delay = request.args.get("delay", "0")
-        delay_ms = min(int(delay), MAX_DELAY_MS) if delay.isascii() and delay.isdigit() and len(delay) < 6 else 0
         body = stream_body(
             resolve,
             lambda: settings().stream.keepalive,
@@ -186,7 +184,7 @@ def create_app(
             open_streams,
             shared_parts,
             stream_id,
-            delay_ms / 1000,
+            picture_delay(request.args.get("delay", "")),
         )
         return Response(body, mimetype=mjpeg.MIMETYPE, headers=STREAM_HEADERS)
 

@@ -214,6 +214,16 @@ class StreamSocket:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
+def picture_delay(text: str) -> float:
+    """Seconds from a page's `?delay=` milliseconds: whole digits, capped at `MAX_DELAY_MS`;
+    anything else is no delay (a TV's stream must not fail on it)."""
+    if not (text.isascii() and text.isdigit()):
+        return 0.0
+    if len(text) > len(str(MAX_DELAY_MS)):
+        return MAX_DELAY_MS / 1000
+    return min(int(text), MAX_DELAY_MS) / 1000
+
+
 class DelayLine:
     """A TV's picture held back by `delay` seconds, to reach its screen with its sound (which a
     browser plays later than it shows an image). Frames wait in the order they were published,
