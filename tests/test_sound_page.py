@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CHROMIUM_ARGS, config_text, need_tool
+from conftest import CHROMIUM_ARGS, config_text
 from sound import PrivatePulse, Tone
 from support import RED, Server, solid, wait_for, write_config
 
@@ -40,18 +40,15 @@ HEARD = """() => {
 
 
 @pytest.fixture(scope="module")
-def sound_browser(pulse: PrivatePulse) -> Iterator[Any]:
-    """A Chromium of this module's own that plays into the `tv` sink (never the speakers)."""
-    need_tool("chromium", "chromium")
-    from playwright.sync_api import sync_playwright
-
+def sound_browser(pulse: PrivatePulse, browser: Any) -> Iterator[Any]:
+    """A Chromium of this module's own, launched by the session's Playwright, that plays into
+    the `tv` sink (never the speakers)."""
     env = {**os.environ, "PULSE_SERVER": pulse.address, "PULSE_SINK": "tv"}
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS, env=env
-        )
-        yield launched
-        launched.close()
+    launched = browser.browser_type.launch(
+        executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS, env=env
+    )
+    yield launched
+    launched.close()
 
 
 def sound_text(pulse: PrivatePulse, source: str = "system") -> str:
