@@ -21,6 +21,8 @@ from .browser.screenshots import ScreenshotService
 from .config import DEFAULT_CHANNEL, Settings
 from .config_watch import ConfigWatcher
 from .netinfo import main_url
+from .relay.claim import OriginClaim
+from .relay.origin import Origin
 from .shows import ShowRegistry
 from .web import create_app
 from .web.admin import AdminParts
@@ -33,7 +35,15 @@ STOP_SECONDS = 1.0
 class Framecast:
     """Owns the shows and the config watcher; builds what `/status` and `/healthz` say."""
 
-    def __init__(self, config_path: Path, settings: Settings, host: str, port: int) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        settings: Settings,
+        host: str,
+        port: int,
+        claim: OriginClaim | None = None,
+    ) -> None:
+        """With the `claim` of a Redis (`--role origin`), every channel also goes to edges."""
         self.host = host
         self.pages = PageBrowser(settings.web)
         """The browser web slides and the screenshot API share, started on first need."""
@@ -59,10 +69,21 @@ class Framecast:
         )
         self._started = time.monotonic()
         self._instance = secrets.token_hex(8)
+        self.origin = (
+            None
+            if claim is None
+            else Origin(claim, self.shows, self._own_status, lambda: self.watcher.settings)
+        )
 
     def status(self) -> dict[str, Any]:
         """What `/status` reports, apart from the hubs' own counters (HTTP threads): the
-        default channel's show at the top level, as before channels, and every channel's."""
+        default channel's show at the top level, as before channels, and every channel's; an
+        origin's edges too."""
+        own = self._own_status()
+        return own if self.origin is None else {**own, **self.origin.status()}
+
+    def _own_status(self) -> dict[str, Any]:
+        """The status of this process's shows: what an origin publishes to its edges."""
         channels = {}
         for name in self.shows.names():
             show = self.shows.status(name)
@@ -106,6 +127,8 @@ class Framecast:
         self.pages.apply(new.web)
         self.shows.apply(new)
         self.sound.apply(new)
+        if self.origin is not None:
+            self.origin.apply()
         sources = [s.stream.source for s in old.shows().values()]
         if sources != [s.stream.source for s in new.shows().values()] or (
             old.server.token != new.server.token
@@ -116,9 +139,13 @@ class Framecast:
         self.shows.start()
         self.sound.start()
         self.watcher.start()
+        if self.origin is not None:
+            self.origin.start()
 
     def stop(self) -> None:
         """End every stream and join every thread this object started."""
+        if self.origin is not None:
+            self.origin.stop()
         self.shows.stop()
         self.sound.stop()
         self.watcher.stop()

@@ -212,6 +212,17 @@ class AudioSettings:
     None = the one the environment gives."""
 
 
+@dataclass(frozen=True)
+class EdgeSettings:
+    """Edges (`--role edge`) take this table from the origin, with every other setting."""
+
+    TABLE: ClassVar[str] = "edge"
+    PER_CHANNEL: ClassVar[bool] = False
+    stale_seconds: float = field(default=10.0, metadata=checked_by(number(1, 3600)))
+    """An edge that has heard nothing from the origin for this long shows its TVs the last frame
+    marked "offline"."""
+
+
 DEFAULT_CHANNEL = "default"
 """The channel the top-level tables describe, served at `/`."""
 CHANNEL_NAME = re.compile(r"[a-z0-9-]{1,32}")
@@ -226,6 +237,7 @@ SECTIONS = (
     WebSettings,
     AdminSettings,
     AudioSettings,
+    EdgeSettings,
 )
 _TABLES: dict[str, dict[str, Check]] = {
     section.TABLE: {f.name: f.metadata["check"] for f in fields(section)} for section in SECTIONS
@@ -245,6 +257,7 @@ class Settings:
     web: WebSettings = WebSettings()
     admin: AdminSettings = AdminSettings()
     audio: AudioSettings = AudioSettings()
+    edge: EdgeSettings = EdgeSettings()
     channels: tuple[tuple[str, Settings], ...] = ()
     """Each `[channels.NAME]` table: the top-level settings with the channel's own keys."""
     tvs: tuple[tuple[str, str], ...] = ()
@@ -326,6 +339,7 @@ def parse_settings(text: str, base_dir: Path) -> Settings:
         web=WebSettings(**_checked("web", raw.get("web", {}))),
         admin=AdminSettings(**_checked("admin", raw.get("admin", {}))),
         audio=AudioSettings(**_checked("audio", raw.get("audio", {}))),
+        edge=EdgeSettings(**_checked("edge", raw.get("edge", {}))),
     )
     channels = _channels(raw.get("channels", {}), top, base_dir)
     names = {DEFAULT_CHANNEL, *(name for name, _ in channels)}

@@ -11,20 +11,28 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
+import redis
+from flask import Flask
 from werkzeug.serving import BaseWSGIServer
 
 from .announce import Announcer
 from .app import Framecast
-from .config import ConfigError, load_settings
+from .checks import token
+from .config import ConfigError, ServerSettings, Settings, load_settings
 from .http_server import HeaderDeadline, PooledWSGIServer, request_handler
 from .memory import TRIM_EVERY_SECONDS, keep_freed_memory, release_free_memory
 from .netinfo import local_addresses
 from .notify import ServiceNotifier
 from .pool import HandlerPool
 from .qr import terminal_qr
+from .relay.claim import OriginClaim
+from .relay.edge import Edge
+from .relay.link import RelayError, connect
 
 log = logging.getLogger("framecast")
 
@@ -40,6 +48,36 @@ SPARE_THREADS = 16
 """Threads started beyond `max_clients`: for pages, `/status` and snapshots beside full streams."""
 STOP_JOIN_SECONDS = 1.0
 SIGNAL_CHECK_SECONDS = 0.2
+EDGE_TOKEN_VARIABLE = "FRAMECAST_TOKEN"
+"""An edge's own view token ([server] token), from the environment: not on its command line,
+where every user of the machine could read it."""
+
+
+class SettingsSource(Protocol):
+    """Where the running server's settings come from: the config file, or an origin."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def reload(self) -> None: ...
+
+
+class Service(Protocol):
+    """What the server runs: `Framecast` (one machine, or an origin) or an `Edge`."""
+
+    @property
+    def app(self) -> Flask: ...
+
+    @property
+    def watcher(self) -> SettingsSource: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def health(self) -> str | None: ...
+
+    def warn_if_exposed(self) -> None: ...
 
 
 def _without_stop_race(record: logging.LogRecord) -> bool:
@@ -67,7 +105,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="announce the server on the LAN as <[server] name>.local (as [server] mdns = true)",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--role",
+        choices=("origin", "edge"),
+        help="origin: also send every channel to edges through Redis; edge: serve the origin's "
+        f"channels from Redis, with no images and no config file (its own token: "
+        f"${EDGE_TOKEN_VARIABLE}); both need --redis",
+    )
+    parser.add_argument("--redis", metavar="URL", help="the Redis of --role, redis://HOST:6379/0")
+    args = parser.parse_args(argv)
+    if (args.role is None) != (args.redis is None):
+        parser.error("--role and --redis go together")
+    return args
 
 
 def open_listener(host: str, port: int) -> socket.socket:
@@ -103,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("watchdog.observers.inotify").addFilter(_without_stop_race)
     try:
-        settings = load_settings(args.config)
-    except ConfigError as error:
+        client = connect(args.redis) if args.role is not None else None
+        settings = _edge_settings() if args.role == "edge" else load_settings(args.config)
+    except (ConfigError, RelayError) as error:
         log.error("Cannot start: %s", error)
         return EXIT_BAD_START
     host = args.host or settings.server.host
@@ -122,7 +172,13 @@ def main(argv: list[str] | None = None) -> int:
             user,
         )
     keep_freed_memory()
-    framecast = Framecast(args.config, settings, host, listener.getsockname()[1])
+    port = listener.getsockname()[1]
+    try:
+        framecast = _service(args, client, settings, host, port)
+    except RelayError as error:
+        listener.close()
+        log.error("Cannot start: %s", error)
+        return EXIT_BAD_START
     deadline = HeaderDeadline()
     pool = HandlerPool()
     handler = request_handler(deadline, lambda: framecast.watcher.settings)
@@ -131,13 +187,44 @@ def main(argv: list[str] | None = None) -> int:
     pool.start(settings.server.max_clients + SPARE_THREADS)
     try:
         mdns = args.mdns or settings.server.mdns
-        return _serve(framecast, httpd, host, listener.getsockname()[1], mdns)
+        return _serve(framecast, httpd, host, port, mdns)
     finally:
         pool.stop(STOP_JOIN_SECONDS)
         deadline.stop(STOP_JOIN_SECONDS)
 
 
-def _serve(framecast: Framecast, httpd: BaseWSGIServer, host: str, port: int, mdns: bool) -> int:
+def _edge_settings() -> Settings:
+    """An edge's settings until the origin's arrive: the defaults, with its own token."""
+    value = os.environ.get(EDGE_TOKEN_VARIABLE)
+    try:
+        return Settings(server=ServerSettings(token=None if value is None else token(value)))
+    except ValueError as allowed:
+        raise ConfigError(f"${EDGE_TOKEN_VARIABLE} is not allowed: expected {allowed}") from None
+
+
+def _service(
+    args: argparse.Namespace, client: redis.Redis | None, settings: Settings, host: str, port: int
+) -> Service:
+    """The edge, or the shows (claiming Redis first for an origin); RelayError when another
+    origin holds Redis."""
+    if client is not None and args.role == "edge":
+        return Edge(client, replace(settings.server, host=host, port=port), port)
+    claim = None
+    if client is not None:
+        claim = OriginClaim(client, port)
+        try:
+            holder = claim.take()
+        except redis.RedisError as error:
+            raise RelayError(f"cannot use Redis: {error}") from None
+        if holder is not None:
+            raise RelayError(
+                f"another origin uses this Redis ({holder.describe()}): stop it, or give this "
+                "one another Redis or database"
+            )
+    return Framecast(args.config, settings, host, port, claim)
+
+
+def _serve(framecast: Service, httpd: BaseWSGIServer, host: str, port: int, mdns: bool) -> int:
     """Run until SIGINT or SIGTERM; a second signal exits at once. SIGHUP reloads the config.
     Meanwhile the main thread hands freed memory back to the system every
     `TRIM_EVERY_SECONDS`, and under systemd feeds its watchdog while the shows and the HTTP

@@ -1,0 +1,88 @@
+"""`--role edge`: a server with no shows of its own, serving every channel of the origin from
+Redis. It owns its threads (the frame reader and the beat) as `Framecast` owns the shows'."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from typing import Any
+
+import redis
+from flask import Flask
+
+from ..config import ServerSettings
+from ..web import create_app
+from .edge_channels import EdgeChannels
+from .heartbeat import EdgeBeat
+from .link import CONTROL, CONTROL_KEPT, append
+from .remote import RemoteSettings
+from .subscriber import FrameSubscriber
+
+log = logging.getLogger("framecast.relay")
+
+STOP_SECONDS = 1.0
+
+
+class Edge:
+    """Built, started and stopped by the server's main thread; `status` and `health` are read
+    by HTTP threads. `watcher` holds the settings, as `Framecast.watcher` does."""
+
+    def __init__(self, client: redis.Redis, server: ServerSettings, port: int) -> None:
+        self.host = server.host
+        self._client = client
+        self.edge_id = f"{socket.gethostname()}:{port}"
+        self.watcher = RemoteSettings(client, server)
+        self.channels = EdgeChannels(lambda: self.watcher.settings, self._send, self._wake)
+        self._beat = EdgeBeat(
+            client, self.edge_id, f"{server.host}:{port}", self.watcher, self.channels
+        )
+        self._frames = FrameSubscriber(
+            client, self.channels.names, self.channels, self.watcher.heard
+        )
+        self.app: Flask = create_app(
+            self.channels, self.status, lambda: self.watcher.settings, self.health
+        )
+        self._started = time.monotonic()
+
+    def start(self) -> None:
+        self.watcher.reload()
+        self._frames.start()
+        self._beat.start()
+
+    def stop(self) -> None:
+        self.channels.close()
+        self._frames.stop(STOP_SECONDS)
+        self._beat.stop(STOP_SECONDS)
+
+    def status(self) -> dict[str, Any]:
+        """The origin's status as last read, with this edge's own part under `edge`."""
+        origin = self.watcher.origin_status()
+        body = dict(origin.get("status") or {})
+        body.pop("edges", None)
+        channels = body.get("channels") or {}
+        body["channels"] = {name: dict(channels.get(name, {})) for name in self.channels.names()}
+        body["uptime_s"] = round(time.monotonic() - self._started, 3)
+        body["edge"] = {
+            **self._beat.heartbeat(),
+            "origin": origin.get("origin"),
+            "origin_silent_s": round(self.watcher.silent_for(), 1),
+            "redis_error": self._frames.link.error or self._beat.link.error,
+            "settings_error": self.watcher.error,
+        }
+        return body
+
+    def health(self) -> str | None:
+        """An edge cut off from the origin still serves its last frames: not a fault to restart
+        it for."""
+        return None
+
+    def warn_if_exposed(self) -> None:
+        """An edge shows no screen of its own machine: nothing to warn of."""
+
+    def _send(self, fields: dict[str, str]) -> None:
+        """A command for the origin (HTTP thread)."""
+        append(self._client, CONTROL, {**fields, "edge": self.edge_id}, CONTROL_KEPT)
+
+    def _wake(self) -> None:
+        self._beat.wake()

@@ -1,0 +1,111 @@
+"""An edge's beat thread: every second (and at once when a channel's demand changes here) it
+writes the edge's heartbeat, reads the origin's settings and status, and marks the TVs' frames
+"offline" when the origin has been silent for `[edge] stale_seconds`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from typing import Any
+
+import redis
+
+from ..supervise import SupervisedThread
+from .edge_channels import EdgeChannels
+from .link import BEAT_SECONDS, CONTROL, CONTROL_KEPT, EDGES, OnceLog, append
+from .remote import RemoteSettings
+
+log = logging.getLogger("framecast.relay")
+
+
+class EdgeBeat:
+    """`start`, `wake` (any thread) and `stop` are called by the edge."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        edge_id: str,
+        address: str,
+        remote: RemoteSettings,
+        channels: EdgeChannels,
+    ) -> None:
+        self.edge_id = edge_id
+        self._address = address
+        self._client = client
+        self._remote = remote
+        self._channels = channels
+        self._stopping = threading.Event()
+        self._due = threading.Event()
+        self._beats = 0
+        self._wants: list[str] = []
+        self.stale = False
+        self.link = OnceLog("The edge")
+        self._thread = SupervisedThread("edge-beat", self._run)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """A channel's demand changed here: tell the origin now, not at the next beat."""
+        self._due.set()
+
+    def stop(self, timeout: float) -> None:
+        self._stopping.set()
+        self._due.set()
+        self._thread.join(timeout)
+        try:
+            self._client.hdel(EDGES, self.edge_id)
+        except redis.RedisError as error:
+            log.info("Could not take this edge off Redis's list: %s", error)
+
+    def heartbeat(self) -> dict[str, Any]:
+        """What the origin's `/status` says of this edge."""
+        return {
+            "id": self.edge_id,
+            "address": self._address,
+            "pid": os.getpid(),
+            "viewers": self._channels.clients(),
+            **self._channels.reception.summary(),
+            "wants": self._channels.wants(),
+            "stale": self.stale,
+            "beat": self._beats,
+        }
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._beat()
+                self.link.back()
+            except redis.RedisError as error:
+                self.link.lost(error)
+            self._check_stale()
+            self._due.wait(BEAT_SECONDS)
+            self._due.clear()
+
+    def _beat(self) -> None:
+        self._beats += 1
+        wants = self._channels.wants()
+        with self._client.pipeline(transaction=False) as pipe:
+            pipe.hset(EDGES, self.edge_id, json.dumps(self.heartbeat()))
+            if wants != self._wants:
+                append(pipe, CONTROL, {"kind": "demand", "edge": self.edge_id}, CONTROL_KEPT)
+            pipe.execute()
+        self._wants = wants
+        self._remote.read()
+
+    def _check_stale(self) -> None:
+        stale = self._remote.silent_for() > self._remote.settings.edge.stale_seconds
+        if stale and not self.stale:
+            log.warning(
+                "Nothing from the origin for %g s: TVs see the last frame marked offline",
+                self._remote.settings.edge.stale_seconds,
+            )
+        elif self.stale and not stale:
+            log.info("The origin is heard again")
+        self.stale = stale
+        if stale:
+            self._channels.mark_offline()
+        else:
+            self._channels.unmark()

@@ -1,0 +1,271 @@
+"""`--role origin`: every channel's frames, the settings and the status into Redis; edges'
+commands and demand back out of it.
+
+Threads: one publisher per channel (publisher.py); the beat thread, which every second keeps
+the origin's claim, publishes the settings and the status, and reads Redis's size limit; the
+control thread, which reads the control stream (commands from edges' TVs and phones, and
+wake-ups when an edge's demand changes) and the edges' heartbeats, and holds demand on the
+hubs edges watch, so that a show nobody watches here still runs for the TVs of the edges.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from ..config import Settings
+from ..hub import FrameHub
+from ..shows import ShowRegistry
+from ..supervise import SupervisedThread
+from . import settings_wire
+from .claim import OriginClaim
+from .link import (
+    BEAT_SECONDS,
+    CONTROL,
+    EDGES,
+    SETTINGS,
+    STATUS,
+    BulkLimit,
+    OnceLog,
+    hash_bytes,
+    newest,
+    read_streams,
+)
+from .publisher import ChannelPublisher
+
+log = logging.getLogger("framecast.relay")
+
+STOP_SECONDS = 1.0
+STATUS_TTL_SECONDS = 30
+EDGE_FRESH_SECONDS = 3.0
+"""An edge whose heartbeat has not changed for this long no longer holds demand here."""
+EDGE_FORGET_SECONDS = 60.0
+"""An edge silent this long is taken off `/status` (and out of Redis)."""
+CONTROL_BLOCK_MS = 1000
+
+
+class _Edge:
+    """One edge's last heartbeat, and when it last changed by this origin's clock."""
+
+    def __init__(self, raw: bytes, seen: float) -> None:
+        self.raw = raw
+        self.seen = seen
+        self.info: dict[str, Any] = json.loads(raw)
+
+
+class Origin:
+    """`start`, `apply` (config watcher's thread) and `stop` are called by the app that owns it;
+    `status` by HTTP threads."""
+
+    def __init__(
+        self,
+        claim: OriginClaim,
+        shows: ShowRegistry,
+        status: Callable[[], dict[str, Any]],
+        settings: Callable[[], Settings],
+    ) -> None:
+        self._claim = claim
+        self._client = claim.client
+        self._shows = shows
+        self._status = status
+        self._settings = settings
+        self._limit = BulkLimit()
+        self._lock = threading.Lock()
+        self._publishers: dict[str, ChannelPublisher] = {}
+        self._edges: dict[str, _Edge] = {}
+        self._held: dict[str, tuple[FrameHub, contextlib.AbstractContextManager[None]]] = {}
+        self._stopping = threading.Event()
+        self._beat_due = threading.Event()
+        self._beat_link = OnceLog("The origin")
+        self._control_link = OnceLog("The origin's control reader")
+        self._lost_claim = False
+        self._beat = SupervisedThread("origin-beat", self._beat_loop)
+        self._control = SupervisedThread("origin-control", self._control_loop)
+
+    # --- owner ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._sync_publishers()
+        self._beat.start()
+        self._control.start()
+
+    def apply(self) -> None:
+        """New settings were applied to the shows: publish them now, and each new channel."""
+        self._sync_publishers()
+        self._beat_due.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._beat_due.set()
+        self._beat.join(STOP_SECONDS)
+        self._control.join(STOP_SECONDS)
+        with self._lock:
+            publishers = list(self._publishers.values())
+        for publisher in publishers:
+            publisher.stop(STOP_SECONDS)
+        self._hold(set())
+        with contextlib.suppress(redis.RedisError):
+            self._claim.release()
+
+    def _sync_publishers(self) -> None:
+        names = set(self._shows.names())
+        with self._lock:
+            added = [n for n in names if n not in self._publishers]
+            removed = [p for n, p in self._publishers.items() if n not in names]
+            for name in added:
+                self._publishers[name] = ChannelPublisher(
+                    self._client, name, self._hub_of(name), self._limit
+                )
+            for publisher in removed:
+                del self._publishers[publisher.channel]
+            started = [self._publishers[name] for name in added]
+        for publisher in removed:
+            publisher.stop(STOP_SECONDS)
+        for publisher in started:
+            publisher.start()
+
+    def _hub_of(self, name: str) -> Callable[[], FrameHub | None]:
+        return lambda: self._shows.hub(name)
+
+    # --- HTTP threads -----------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """What the origin's `/status` says of Redis and of every edge seen in the last
+        minute."""
+        now = time.monotonic()
+        with self._lock:
+            edges = [
+                {
+                    "id": edge.info.get("id"),
+                    "address": edge.info.get("address"),
+                    "viewers": edge.info.get("viewers"),
+                    "fps": edge.info.get("fps"),
+                    "lag_ms": edge.info.get("lag_ms"),
+                    "online": not edge.info.get("stale", False),
+                    "last_seen_s": round(now - edge.seen, 1),
+                }
+                for edge in self._edges.values()
+            ]
+            published = {name: p.published for name, p in self._publishers.items()}
+            skipped = {name: p.skipped for name, p in self._publishers.items() if p.skipped}
+        return {
+            "relay": {
+                "role": "origin",
+                "redis_error": self._beat_link.error,
+                "published_frames": published,
+                "skipped_frames": skipped,
+            },
+            "edges": sorted(edges, key=lambda edge: str(edge["id"])),
+        }
+
+    # --- beat thread ------------------------------------------------------------------------
+
+    def _beat_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._publish_state()
+                self._beat_link.back()
+            except redis.RedisError as error:
+                self._beat_link.lost(error)
+            self._beat_due.wait(BEAT_SECONDS)
+            self._beat_due.clear()
+
+    def _publish_state(self) -> None:
+        if not self._claim.refresh():
+            if not self._lost_claim:
+                log.error("Another origin has claimed Redis: this one's edges may show either")
+            self._lost_claim = True
+        else:
+            self._lost_claim = False
+        self._limit.refresh(self._client)
+        status = {"origin": self._claim.me.__dict__, "at": time.time(), "status": self._status()}
+        with self._client.pipeline(transaction=False) as pipe:
+            pipe.set(SETTINGS, settings_wire.encode(self._settings()))
+            pipe.set(STATUS, json.dumps(status, default=str), ex=STATUS_TTL_SECONDS)
+            pipe.execute()
+
+    # --- control thread ---------------------------------------------------------------------
+
+    def _control_loop(self) -> None:
+        last: bytes | str | None = None
+        while not self._stopping.is_set():
+            try:
+                if last is None:
+                    entry = newest(self._client, CONTROL)
+                    last = "0-0" if entry is None else entry[0]
+                reply = read_streams(self._client, {CONTROL: last}, CONTROL_BLOCK_MS)
+                for _, entries in reply:
+                    for entry_id, fields in entries:
+                        last = entry_id
+                        self._obey(fields)
+                self._read_edges()
+                self._control_link.back()
+            except redis.RedisError as error:
+                self._control_link.lost(error)
+                last = None
+                self._stopping.wait(BEAT_SECONDS)
+
+    def _obey(self, fields: dict[bytes, bytes]) -> None:
+        kind = fields.get(b"kind", b"").decode(errors="replace")
+        channel = fields.get(b"channel", b"").decode(errors="replace")
+        value = fields.get(b"value", b"").decode(errors="replace")
+        edge = fields.get(b"edge", b"?").decode(errors="replace")
+        try:
+            if kind == "command":
+                self._shows.command(channel, value)
+                log.info("Control: %s on %s, from edge %s", value, channel, edge)
+            elif kind == "source":
+                self._shows.switch_source(channel, value)
+        except (KeyError, ValueError) as error:
+            log.warning("Ignored %s %s on %s from edge %s: %s", kind, value, channel, edge, error)
+
+    def _read_edges(self) -> None:
+        """Every edge's heartbeat; demand held on the hubs of the channels fresh edges watch."""
+        now = time.monotonic()
+        beats = hash_bytes(self._client, EDGES)
+        edges: dict[str, _Edge] = {}
+        with self._lock:
+            for edge_id, raw in beats.items():
+                known = self._edges.get(edge_id)
+                if known is not None and known.raw == raw:
+                    edges[edge_id] = known
+                    continue
+                try:
+                    edges[edge_id] = _Edge(raw, now)
+                except ValueError:
+                    continue
+            gone = [e for e, edge in edges.items() if now - edge.seen > EDGE_FORGET_SECONDS]
+            for edge_id in gone:
+                del edges[edge_id]
+            self._edges = edges
+            wanted = {
+                str(name)
+                for edge in edges.values()
+                if now - edge.seen <= EDGE_FRESH_SECONDS
+                for name in edge.info.get("wants", [])
+            }
+        if gone:
+            self._client.hdel(EDGES, *gone)
+        self._hold(wanted)
+
+    def _hold(self, wanted: set[str]) -> None:
+        """Want frames from the hubs of `wanted`, as a TV here would (control thread; at stop,
+        the owner's thread once the control thread has ended)."""
+        for name in list(self._held):
+            hub, demand = self._held[name]
+            if name not in wanted or self._shows.hub(name) is not hub:
+                demand.__exit__(None, None, None)
+                del self._held[name]
+        for name in wanted - set(self._held):
+            hub_now = self._shows.hub(name)
+            if hub_now is not None:
+                demand = hub_now.demand()
+                demand.__enter__()
+                self._held[name] = (hub_now, demand)

@@ -1,0 +1,49 @@
+"""One frame as a Redis stream entry, and back: the JPEG bytes with what an edge needs to serve
+it and to say how late it came."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ..hub import Frame
+
+
+@dataclass(frozen=True)
+class RemoteFrame:
+    """A frame as an edge reads it from the origin's stream."""
+
+    jpeg: bytes
+    seq: int
+    width: int
+    height: int
+    standing: bool
+    sent: float
+    """The origin's wall-clock time when the frame was published into its hub."""
+
+
+def entry(frame: Frame) -> dict[str, bytes | int | float | str]:
+    """The fields of one stream entry (the origin's publisher thread). `sent` is the frame's
+    publish time on the origin's wall clock, so an edge can tell its lag."""
+    sent = time.time() - (time.monotonic() - frame.published_at)
+    return {
+        "jpeg": frame.jpeg,
+        "seq": frame.seq,
+        "width": frame.width,
+        "height": frame.height,
+        "standing": int(frame.standing),
+        "sent": repr(sent),
+    }
+
+
+def parse(fields: dict[bytes, bytes]) -> RemoteFrame:
+    """A stream entry's fields as a frame (an edge's subscriber thread); KeyError or ValueError
+    for an entry that is not a frame."""
+    return RemoteFrame(
+        jpeg=fields[b"jpeg"],
+        seq=int(fields[b"seq"]),
+        width=int(fields[b"width"]),
+        height=int(fields[b"height"]),
+        standing=fields[b"standing"] == b"1",
+        sent=float(fields[b"sent"]),
+    )
