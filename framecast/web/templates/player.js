@@ -39,7 +39,7 @@
   var SYNC_SLACK_MS = 60;
   // What sound spends before it is in the player's buffer (the machine's output and capture
   // buffers, the server's mix), as bench/bench_audio.py --only av measured it.
-  var SOUND_PIPE_S = 0.12;
+  var SOUND_PIPE_S = 0.1;
   var SOUND_STALL_MS = 4000;
   var img = document.getElementById('screen');
   var mark = document.getElementById('reconnecting');
