@@ -64,7 +64,7 @@
   var soundWanted = false;
   var soundFormat = null;
   var soundChannel = null;
-  var soundPlayedAt = 0;
+  var soundMovedAt = 0;
   var soundLastTime = -1;
   var soundEnd = -1;
   var soundStep = 0;
@@ -187,7 +187,7 @@
       return;
     }
     sound.src = base + 'audio.' + soundFormat + '?t=' + stamp() + auth;
-    soundPlayedAt = stamp();
+    soundMovedAt = stamp();
     soundLastTime = -1;
     soundEnd = -1;
     soundStep = 0;
@@ -222,8 +222,8 @@
     }
     if (sound.currentTime !== soundLastTime) {
       soundLastTime = sound.currentTime;
-      soundPlayedAt = stamp();
-    } else if (stamp() - soundPlayedAt > SOUND_STALL_MS) {
+      soundMovedAt = stamp();
+    } else if (stamp() - soundMovedAt > SOUND_STALL_MS) {
       playSound();
     }
   }
