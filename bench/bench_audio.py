@@ -35,6 +35,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the test helpers; framecast itself is
 
 from bench_core import table  # noqa: E402
 from bench_encoders import cpu_model  # noqa: E402
+from bench_glass import SAMPLER  # noqa: E402
+from bench_screen import cpu_seconds  # noqa: E402
 from conftest import CHROMIUM_ARGS, config_text  # noqa: E402
 from sound import PrivatePulse, Tone  # noqa: E402
 from support import RED, Server, VirtualDisplay, hex_colour, solid, wait_for  # noqa: E402
@@ -65,33 +67,7 @@ PROBE = """() => {
 }"""
 
 
-PICTURE_PROBE = """() => {
-  const img = document.getElementById('screen');
-  const canvas = document.createElement('canvas');
-  canvas.width = canvas.height = 1;
-  const drawing = canvas.getContext('2d', {willReadFrequently: true});
-  window.seen = [];
-  let colour = '';
-  function look() {
-    if (img.naturalWidth) {
-      drawing.drawImage(img, img.naturalWidth / 2, img.naturalHeight / 2, 1, 1, 0, 0, 1, 1);
-      const d = drawing.getImageData(0, 0, 1, 1).data;
-      const key = d[0] + ',' + d[1] + ',' + d[2];
-      if (key !== colour) {
-        colour = key;
-        window.seen.push([performance.timeOrigin + performance.now(), d[0], d[1], d[2]]);
-      }
-    }
-    requestAnimationFrame(look);
-  }
-  requestAnimationFrame(look);
-}"""
 AV_COLOURS = [(225, 30, 30), (30, 225, 30), (30, 30, 225), (225, 225, 30), (30, 225, 225)]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def listen(port: int, path: str, count: int, seconds: float) -> None:
@@ -259,7 +235,7 @@ def bench_av(work: Path, pulse: PrivatePulse, changes: int) -> None:
             page.goto(server.url + "/", wait_until="domcontentloaded")
             page.locator("#sound-on").click()
             page.evaluate(PROBE)
-            page.evaluate(PICTURE_PROBE)
+            page.evaluate(SAMPLER)
             wait_for(
                 lambda: "delay=" in (page.locator("#screen").get_attribute("src") or ""),
                 timeout=30,
@@ -296,7 +272,7 @@ def bench_av(work: Path, pulse: PrivatePulse, changes: int) -> None:
 def av_offsets(page: object, screen: object, tone: Tone, changes: int, first: int) -> list[str]:
     """Offsets of `changes` changes, the first of them number `first` in the cycle of colours
     and tones (so that it differs from the last one before)."""
-    page.evaluate("() => { window.seen = []; window.heard = []; }")  # type: ignore[attr-defined]
+    page.evaluate("() => { window.heard = []; }")  # type: ignore[attr-defined]
     marks: list[tuple[float, tuple[int, int, int], float]] = []
     for n in range(changes):
         colour = AV_COLOURS[(first + n) % len(AV_COLOURS)]
@@ -305,7 +281,7 @@ def av_offsets(page: object, screen: object, tone: Tone, changes: int, first: in
         tone.hz = hz
         marks.append((time.time() * 1000, colour, hz))
         time.sleep(1.5)
-    seen = page.evaluate("window.seen")  # type: ignore[attr-defined]
+    seen = page.evaluate("t => window.glass.since(t)", marks[0][0])  # type: ignore[attr-defined]
     heard = page.evaluate("window.heard")  # type: ignore[attr-defined]
     pictures, sounds, offsets = [], [], []
     for at, colour, hz in marks:

@@ -35,17 +35,10 @@ sys.path.insert(0, str(ROOT / "tests"))  # the test helpers; framecast itself is
 
 from bench_core import table  # noqa: E402
 from bench_screen import cpu_seconds  # noqa: E402
+from conftest import CHROMIUM_ARGS  # noqa: E402
 from support import Server, StreamReader, VirtualDisplay, centre, close_to, wait_for  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREEN = (1280, 720)
 STREAM = (1920, 1080)
 LEVELS = (30, 128, 225)

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the test helpers; framecast itself is installed
 
 from bench_core import table  # noqa: E402
+from bench_screen import cpu_seconds  # noqa: E402
 from photos import photo  # noqa: E402
 from relay_support import RedisServer, RoleServer  # noqa: E402
 from support import StreamReader, wait_for  # noqa: E402
@@ -34,7 +35,6 @@ from framecast.relay.link import BulkLimit, connect  # noqa: E402
 from framecast.relay.publisher import ChannelPublisher  # noqa: E402
 
 FPS = 30
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def frames_of(size_kb: int, count: int) -> list[bytes]:
@@ -91,11 +91,6 @@ class Feeder:
             n += 1
             due += 1 / FPS
             self._stop.wait(max(0.0, due - time.monotonic()))
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def cpu_share(pid: int, seconds: float) -> float:

@@ -7,6 +7,7 @@ behind skips ahead to near the live edge.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import deque
@@ -58,8 +59,7 @@ class AudioHub:
     def recent(self, seconds: float = BURST_SECONDS) -> tuple[bytes, int]:
         """The last `seconds` of sound in one piece, and the number of its last block."""
         with self._cond:
-            count = min(len(self._blocks), _blocks(seconds))
-            return b"".join(list(self._blocks)[len(self._blocks) - count :]), self._seq
+            return self._newest(_blocks(seconds)), self._seq
 
     def after(self, seq: int, timeout: float) -> tuple[bytes, int]:
         """The blocks after block `seq` in one piece and the number of the last, waiting up to
@@ -77,8 +77,16 @@ class AudioHub:
             behind = self._seq - seq
             if behind > _blocks(MAX_LAG_SECONDS):
                 behind = _blocks(CATCH_UP_SECONDS)
-            count = min(behind, len(self._blocks))
-            return b"".join(list(self._blocks)[len(self._blocks) - count :]), self._seq
+            return self._newest(behind), self._seq
+
+    def _newest(self, count: int) -> bytes:
+        """The newest `count` blocks in one piece (the caller holds the lock). A listener that
+        keeps up takes one block at a time: that one is handed over as it is, not copied."""
+        blocks = self._blocks
+        count = min(count, len(blocks))
+        if count == 1:
+            return blocks[-1]
+        return b"".join(itertools.islice(blocks, len(blocks) - count, None))
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call `listener` whenever a listener comes or goes."""
