@@ -414,7 +414,9 @@ def test_a_public_page_cannot_reach_the_lan_by_redirect_or_by_a_request_it_makes
     assert close_to(tuple(seen["public_redirect"]), (30, 200, 60)), "a public redirect is followed"
     assert close_to(tuple(seen["with_image"]), (30, 200, 60)), "the page renders without it"
     assert seen["lan_hits"] == {}, "nothing reached the LAN page"
-    assert seen["public_hits"] == {"/colour": 2, "/to": 2, "/with-image": 1}
+    # Chromium itself sometimes asks the public host for /favicon.ico; the pages asked for these.
+    asked_by_pages = {path: n for path, n in seen["public_hits"].items() if path != "/favicon.ico"}
+    assert asked_by_pages == {"/colour": 2, "/to": 2, "/with-image": 1}
 
 
 def test_the_browser_is_started_afresh_after_its_share_of_pages(
