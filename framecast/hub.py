@@ -35,8 +35,9 @@ class FrameHub:
 
     `publish`, `confirm` and `outdate` are called by the thread that makes frames;
     `wait_newer`, `latest`, `current`, `subscribe` and `demand` by HTTP threads; `close` by the
-    server's main thread at shutdown. `on_demand` is called on the calling HTTP thread whenever
-    the demand changes.
+    server's main thread at shutdown. `on_demand` listeners are called on the calling HTTP
+    thread whenever the demand changes; `on_change` listeners on the publishing (or closing)
+    thread after each new frame and at close, so one thread can wait on many hubs.
     """
 
     def __init__(self) -> None:
@@ -48,6 +49,7 @@ class FrameHub:
         self._demand = 0
         self._closed = False
         self._demand_listeners: list[Callable[[], None]] = []
+        self._change_listeners: list[Callable[[], None]] = []
 
     def publish(self, jpeg: bytes, width: int, height: int, standing: bool = True) -> Frame:
         with self._cond:
@@ -56,7 +58,11 @@ class FrameHub:
             self._confirmed_at = self._frame.published_at
             self._outdated = False
             self._cond.notify_all()
-            return self._frame
+            frame = self._frame
+            listeners = list(self._change_listeners)
+        for listener in listeners:
+            listener()
+        return frame
 
     def confirm(self) -> None:
         """The source looked again and the latest frame still shows what it shows now."""
@@ -116,6 +122,10 @@ class FrameHub:
         with self._cond:
             self._demand_listeners.append(listener)
 
+    def on_change(self, listener: Callable[[], None]) -> None:
+        with self._cond:
+            self._change_listeners.append(listener)
+
     @contextmanager
     def demand(self) -> Iterator[None]:
         """Want frames for as long as the block runs (a live source runs only while wanted)."""
@@ -172,3 +182,6 @@ class FrameHub:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+            listeners = list(self._change_listeners)
+        for listener in listeners:
+            listener()

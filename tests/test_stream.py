@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 from support import BLUE, GREEN, RED, Server, StreamReader, close_to, solid, wait_for
 
 from framecast.hub import FrameHub
-from framecast.web.stream import DelayLine, picture_delay
+from framecast.web.fanout import DelayLine
+from framecast.web.stream import picture_delay
 
 
 def test_stream_sends_the_current_slide_at_once_with_browser_friendly_headers(
@@ -142,17 +144,23 @@ def test_new_client_gets_the_placeholder_for_an_empty_folder(
     stream.close()
 
 
-def test_a_delay_line_sends_each_frame_its_delay_after_it_was_published() -> None:
+def test_a_delay_line_gives_each_frame_its_delay_after_it_was_published() -> None:
     hub = FrameHub()
     line = DelayLine(0.3)
     first = hub.publish(b"first", 1, 1)
-    assert line.wait_newer(hub, 0, 0.05) is None
-    assert line.wait_newer(hub, 0, 2.0) is first
-    assert time.monotonic() >= first.published_at + 0.3
-    hub.publish(b"skipped", 1, 1)
+    line.offer(first)
+    assert line.due(first.published_at + 0.29) is None
+    assert line.next_due() == first.published_at + 0.3
+    assert line.due(first.published_at + 0.3) is first
+    assert line.next_due() == math.inf
+    skipped = hub.publish(b"skipped", 1, 1)
     newest = hub.publish(b"newest", 1, 1)
-    assert line.wait_newer(hub, first.seq, 2.0) is newest
-    assert DelayLine(0).wait_newer(hub, first.seq, 0.1) is newest
+    line.offer(skipped)
+    line.offer(newest)
+    assert line.due(newest.published_at + 0.3) is newest, "an older frame due as well is skipped"
+    undelayed = DelayLine(0)
+    undelayed.offer(newest)
+    assert undelayed.due(newest.published_at) is newest
 
 
 def test_a_pages_delay_is_whole_milliseconds_capped_and_nothing_else() -> None:

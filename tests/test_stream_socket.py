@@ -1,4 +1,5 @@
-"""How a stream's kernel send buffer follows its client, on a real socket pair."""
+"""How a stream's kernel send buffer follows its client, and how a hang-up is seen, on a real
+socket pair."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from framecast.web.stream import (
+from framecast.web.fanout import (
     LARGE_SEND_BUFFER,
     QUICK_WRITES_FOR_LARGE,
     SLOW_WRITE_SECONDS,
     SMALL_SEND_BUFFER,
-    StreamSocket,
+    SendBuffer,
 )
+from framecast.web.stream import hung_up
 
 FRAME = 300_000
 
@@ -41,7 +43,7 @@ def test_the_first_frame_gets_room_then_the_client_must_keep_up_for_a_large_buff
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
     sock, _ = pair
-    client = StreamSocket(sock, client_timeout=30)
+    client = SendBuffer(sock)
     client.writing(FRAME)
     assert send_buffer(sock) == granted(FRAME)
     client.wrote(0.001)
@@ -58,7 +60,8 @@ def test_the_first_frame_gets_room_then_the_client_must_keep_up_for_a_large_buff
 
 def test_a_closed_peer_is_seen_as_hung_up(pair: tuple[socket.socket, socket.socket]) -> None:
     sock, peer = pair
-    client = StreamSocket(sock, client_timeout=30)
-    assert not client.hung_up()
+    assert not hung_up(sock)
+    sock.setblocking(False)
+    assert not hung_up(sock), "as the fan-out leaves it"
     peer.close()
-    assert client.hung_up()
+    assert hung_up(sock)

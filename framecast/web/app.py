@@ -27,6 +27,7 @@ from ..render.imaging import SNAPSHOT_FORMATS
 from . import mjpeg
 from .admin import AdminParts, add_admin
 from .audio import MIMETYPES, SoundHubs, audio_body, bytes_per_second, prepare_socket, wav_header
+from .fanout import FanOut
 from .guard import NO_STORE, OncePerMinute, content_security_policy, install_guards, refusal
 from .screenshots import add_screenshot_api
 from .snapshot import (
@@ -37,18 +38,8 @@ from .snapshot import (
     SnapshotCache,
     SnapshotRequest,
 )
-from .stream import (
-    MAX_STREAM_ID,
-    RETRY_AFTER_SECONDS,
-    STREAM_HEADERS,
-    OpenStreams,
-    SharedParts,
-    StreamSocket,
-    Viewer,
-    Viewers,
-    picture_delay,
-    stream_body,
-)
+from .stream import MAX_STREAM_ID, RETRY_AFTER_SECONDS, STREAM_HEADERS, picture_delay, stream_body
+from .viewers import OpenStreams, Viewer, Viewers
 
 log = logging.getLogger("framecast.web")
 
@@ -93,7 +84,7 @@ def create_app(
     script = templates.joinpath("player.js").read_bytes()
     page_headers = {**NO_STORE, "Content-Security-Policy": content_security_policy(page)}
     open_streams = OpenStreams()
-    shared_parts = SharedParts()
+    fanout = FanOut(lambda: settings().stream.keepalive)
     viewers = Viewers(lambda: settings().server.max_streams_per_address)
     snapshots = SnapshotCache()
     render_slots = RenderSlots()
@@ -170,19 +161,16 @@ def create_app(
             return now, channels.watch(now)
 
         sock = request.environ.get("werkzeug.socket")
-        client = StreamSocket(
-            sock if isinstance(sock, socket.socket) else None, server.client_timeout
-        )
         viewer = Viewer(address, request.headers.get("User-Agent", "")[:200], tv, channel)
         stream_id = request.args.get("id", "")[:MAX_STREAM_ID]
         body = stream_body(
             resolve,
-            lambda: settings().stream.keepalive,
-            client,
+            sock if isinstance(sock, socket.socket) else None,
+            server.client_timeout,
+            fanout,
             viewer,
             viewers,
             open_streams,
-            shared_parts,
             stream_id,
             picture_delay(request.args.get("delay", "")),
         )

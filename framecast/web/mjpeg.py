@@ -18,5 +18,5 @@ def part(jpeg: bytes) -> bytes:
     """One frame as it goes on the wire: the JPEG, then the next part's boundary and headers.
 
     A stream is PART_HEADERS, then `part(jpeg)` for each frame. One bytes object per frame, so
-    a client's frame is one write; build it once per frame and share it (web.SharedParts)."""
+    a client's frame is one write; build it once per frame and share it (web.fanout.PartCache)."""
     return jpeg + PART_END
