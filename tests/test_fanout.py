@@ -220,3 +220,13 @@ def test_a_delayed_stream_gets_each_frame_its_delay_after_it_was_published(
     for arrived, jpeg in reader.parts:
         assert arrived - by_jpeg[jpeg].published_at >= 0.3, "no frame before its delay"
     fanout.remove(stream)
+
+
+def test_a_client_that_closed_its_end_is_seen_to_have_left(
+    connections: list[tuple[socket.socket, socket.socket]],
+) -> None:
+    end, reader = connect(connections)
+    stream = stream_on(FrameHub(), end)
+    assert not stream.client_left()
+    reader.sock.close()
+    wait_for(stream.client_left, 5, what="the closed end to be seen")

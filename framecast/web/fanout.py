@@ -1,17 +1,17 @@
 """Every stream's frames, written by one thread.
 
 Each hub's newest frame goes out to all of its TVs with non-blocking sends from one thread that
-sleeps in `epoll`. A thread per TV woke for every frame, fought the others for the GIL and polled
-before each send: on an edge with many TVs that, not the bytes, was most of the CPU. A TV still
-taking one frame gets the newest once it has it; nothing queues for it.
+sleeps in the system's selector (epoll on Linux). A thread per TV woke for every frame, fought
+the others for the GIL and polled before each send: on an edge with many TVs that, not the
+bytes, was most of the CPU. A TV still taking one frame gets the newest once it has it; nothing
+queues for it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import os
-import select
+import selectors
 import socket
 import threading
 import time
@@ -30,6 +30,7 @@ SLOW_WRITE_SECONDS = 0.1
 QUICK_WRITE_SECONDS = 0.02
 QUICK_WRITES_FOR_LARGE = 30
 IDLE_WAKE_SECONDS = 1.0
+WAKE_READ_BYTES = 4096
 STOP_SECONDS = 1.0
 
 
@@ -133,13 +134,15 @@ class FanOutStream:
         delay: float,
         client_timeout: float,
     ) -> None:
+        """Turns `sock` non-blocking: from now on only the fan-out thread writes to it."""
+        sock.setblocking(False)
         self.sock = sock
         self.fd = sock.fileno()
         self.hub = hub
         self.viewer = viewer
         self.ended = threading.Event()
         self.polled = False
-        """Whether the fan-out's epoll waits for this socket to take more."""
+        """Whether the fan-out's selector waits for this socket to take more."""
         self._line = DelayLine(delay)
         self._buffer = SendBuffer(sock)
         self._client_timeout = client_timeout
@@ -187,6 +190,17 @@ class FanOutStream:
     def pending(self) -> bool:
         return self._pending is not None
 
+    def client_left(self) -> bool:
+        """Whether the client closed its end (HTTP thread): a stream client sends nothing after
+        its request, so anything to read is end of file. A send would only notice a TV switched
+        off at the next frame, up to a whole keepalive later."""
+        try:
+            return self.sock.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
     def _start(self, part: bytes, now: float) -> None:
         self._buffer.writing(len(part))
         self._pending = memoryview(part)
@@ -215,7 +229,7 @@ class FanOut:
     (and joined) by the HTTP thread whose stream was the last to leave.
 
     `add`, `move` and `remove` are called by streams' HTTP threads; hubs wake the thread from
-    their publishing threads through an eventfd (`FrameHub.on_change`)."""
+    their publishing threads through a socket pair (`FrameHub.on_change`)."""
 
     def __init__(self, keepalive: Callable[[], float]) -> None:
         self._keepalive = keepalive
@@ -223,17 +237,17 @@ class FanOut:
         self._streams: dict[int, FanOutStream] = {}
         self._parts = PartCache()
         self._hubs: weakref.WeakSet[FrameHub] = weakref.WeakSet()
-        self._poll = select.epoll()
-        self._wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        weakref.finalize(self, os.close, self._wake)
-        self._poll.register(self._wake, select.EPOLLIN)
+        self._selector = selectors.DefaultSelector()
+        self._woken, self._waker = socket.socketpair()
+        for end in (self._woken, self._waker):
+            end.setblocking(False)
+        weakref.finalize(self, _close, self._selector, self._woken, self._waker)
+        self._selector.register(self._woken, selectors.EVENT_READ)
         self._thread: SupervisedThread | None = None
         self._stop = threading.Event()
 
     def add(self, stream: FanOutStream) -> None:
-        """Start sending `stream` its hub's frames. Its socket turns non-blocking: from now on
-        only the fan-out thread writes to it."""
-        stream.sock.setblocking(False)
+        """Start sending `stream` its hub's frames."""
         with self._lock:
             self._streams[stream.fd] = stream
             self._hear(stream.hub)
@@ -274,12 +288,14 @@ class FanOut:
             return
         del self._streams[stream.fd]
         if stream.polled:
-            with contextlib.suppress(OSError):
-                self._poll.unregister(stream.fd)
+            with contextlib.suppress(OSError, KeyError, ValueError):
+                self._selector.unregister(stream.sock)
 
     def _wake_up(self) -> None:
-        """Called on any thread: a frame, a stream or a stop for the fan-out thread to see."""
-        os.eventfd_write(self._wake, 1)
+        """Called on any thread: a frame, a stream or a stop for the fan-out thread to see. A
+        full pair means a wake-up is waiting already."""
+        with contextlib.suppress(BlockingIOError):
+            self._waker.send(b"\0")
 
     def _run(self, stop: threading.Event) -> None:
         """The fan-out thread: waits for frames, for room in slow clients' sockets and for
@@ -287,19 +303,19 @@ class FanOut:
         all_due = time.monotonic()
         wait = 0.0
         while True:
-            events = self._poll.poll(wait)
+            events = self._selector.select(wait)
             with self._lock:
                 if stop.is_set():
                     return
-                woken = any(fd == self._wake for fd, _ in events)
+                woken = any(key.fileobj is self._woken for key, _ in events)
                 if woken:
                     with contextlib.suppress(BlockingIOError):
-                        os.eventfd_read(self._wake)
+                        self._woken.recv(WAKE_READ_BYTES)
                 if woken or time.monotonic() >= all_due:
                     all_due = self._round(list(self._streams.values()))
                     due = all_due
                 else:
-                    ready = [self._streams.get(fd) for fd, _ in events]
+                    ready = [self._streams.get(key.fd) for key, _ in events]
                     due = min(all_due, self._round([s for s in ready if s is not None]))
             wait = max(0.0, due - time.monotonic())
 
@@ -321,8 +337,14 @@ class FanOut:
                 continue
             if stream.pending != stream.polled:
                 if stream.pending:
-                    self._poll.register(stream.fd, select.EPOLLOUT)
+                    self._selector.register(stream.sock, selectors.EVENT_WRITE)
                 else:
-                    self._poll.unregister(stream.fd)
+                    self._selector.unregister(stream.sock)
                 stream.polled = stream.pending
         return due
+
+
+def _close(selector: selectors.BaseSelector, *ends: socket.socket) -> None:
+    selector.close()
+    for end in ends:
+        end.close()

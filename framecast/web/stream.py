@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import select
 import socket
 from collections.abc import Callable, Iterator
 
@@ -32,20 +31,6 @@ MAX_DELAY_MS = 2000
 
 Resolve = Callable[[], tuple[str, FrameHub]]
 """The channel a stream shows now, and its hub."""
-
-
-def hung_up(sock: socket.socket) -> bool:
-    """Whether the client closed its end: a stream client sends nothing after its request, so a
-    readable socket means end of file. The fan-out would only notice a TV switched off at its
-    next write, up to a whole keepalive later."""
-    poller = select.poll()
-    try:
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(0)) and sock.recv(1, socket.MSG_PEEK) == b""
-    except BlockingIOError:
-        return False
-    except (OSError, ValueError):
-        return True
 
 
 def picture_delay(text: str) -> float:
@@ -125,7 +110,7 @@ def stream_body(
                     )
                 viewer.channel = channel
                 fanout.move(stream, hub)
-            if hub.closed or viewer.ended.is_set() or hung_up(sock):
+            if hub.closed or viewer.ended.is_set() or stream.client_left():
                 return
             if relay is None:
                 stream.ended.wait(HANG_UP_CHECK_SECONDS)
