@@ -34,8 +34,9 @@ class FrameHub:
     """A latest-value slot under a condition variable, and a count of who wants frames.
 
     `publish`, `confirm` and `outdate` are called by the thread that makes frames;
-    `wait_newer`, `latest`, `current`, `subscribe` and `demand` by HTTP threads; `close` by the
-    server's main thread at shutdown. `on_demand` listeners are called on the calling HTTP
+    `wait_newer`, `latest`, `current`, `subscribe` and `demand` by HTTP threads (`wait_newer`
+    also by the stream fan-out and the relay's publisher); `close` by the server's main thread
+    at shutdown. `on_demand` listeners are called on the calling HTTP
     thread whenever the demand changes; `on_change` listeners on the publishing (or closing)
     thread after each new frame and at close, so one thread can wait on many hubs.
     """

@@ -39,7 +39,8 @@ class OpenStreams:
 
 @dataclass
 class Viewer:
-    """One connected stream, for `/status`: who watches what, since when, how much was sent."""
+    """One connected stream, for `/status`: who watches what, since when, how much was sent
+    (counted by the fan-out thread as it sends)."""
 
     address: str
     user_agent: str
