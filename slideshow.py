@@ -2,7 +2,7 @@
 
 import sys
 
-from framecast.server import main
+from framecast.service.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -38,11 +38,11 @@ from photos import photo  # noqa: E402
 from support import Server, StreamReader, VirtualDisplay, wait_for  # noqa: E402
 
 from framecast.config import ScreenSettings  # noqa: E402
-from framecast.memory import keep_freed_memory  # noqa: E402
 from framecast.render import pixman  # noqa: E402
 from framecast.render.imaging import RenderSpec  # noqa: E402
 from framecast.render.screen_frame import encode_screen  # noqa: E402
 from framecast.screen.grab import ScreenGrabber, same_from  # noqa: E402
+from framecast.service.memory import keep_freed_memory  # noqa: E402
 
 WIDTH, HEIGHT = 1920, 1080
 FRAMES = 150

@@ -1,9 +1,12 @@
-"""Long-lived threads that outlive the errors nobody expected.
+"""Long-lived threads that outlive the errors nobody expected, and the one way they are owned.
 
 A signage box runs for months unattended: a worker that dies on a surprise exception freezes
 every TV while the process looks healthy. A `SupervisedThread` runs its loop again after any
 exception, with a back-off, and logs each distinct error once with its traceback (then a
 one-line reminder at most once a minute), so the show goes on and the log does not flood.
+
+A `Worker` is a part whose loop runs on such a thread: its owner starts it, and stops it with
+a bounded wait that says so in the log when the loop did not end in time.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ import time
 import traceback
 from collections.abc import Callable
 
-log = logging.getLogger("framecast")
+log = logging.getLogger(__name__)
 
 FIRST_BACKOFF_SECONDS = 0.1
 MAX_BACKOFF_SECONDS = 30.0
 STEADY_SECONDS = 60.0
 """A loop that ran this long without an error starts its back-off from the first step again."""
 REMINDER_SECONDS = 60.0
+STOP_SECONDS = 1.0
+"""How long an owner waits for a worker's loop to end: Ctrl+C stops the server within two
+seconds, with every worker asked at once."""
 
 
 class ErrorLog:
@@ -101,3 +107,51 @@ class SupervisedThread:
             if self._stopping.wait(backoff):
                 return
             backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)
+
+
+class Worker:
+    """A loop on a supervised thread of its own, started and stopped by its owner.
+
+    A subclass writes `run`, which returns once `stopping` is set, and, when its loop sleeps on
+    something other than `stopping`, `wake` to end that sleep. `start` and `stop` are called by
+    the owner's thread; a worker may be started again after it stopped.
+    """
+
+    def __init__(self, name: str, errors: ErrorLog | None = None) -> None:
+        self.name = name
+        self.stopping = threading.Event()
+        self._errors = errors
+        self._thread: SupervisedThread | None = None
+
+    @property
+    def running(self) -> bool:
+        """Started and not yet stopped (the loop may be in its back-off after an error)."""
+        return self._thread is not None
+
+    @property
+    def restarts(self) -> int:
+        return self._thread.restarts if self._thread is not None else 0
+
+    def start(self) -> None:
+        self.stopping.clear()
+        self._thread = SupervisedThread(self.name, self.run, self._errors)
+        self._thread.start()
+
+    def stop(self, timeout: float = STOP_SECONDS) -> bool:
+        """Ask the loop to end and wait up to `timeout` s; whether it ended (if not, that is
+        logged and the thread, a daemon, is left behind)."""
+        self.stopping.set()
+        self.wake()
+        thread, self._thread = self._thread, None
+        if thread is None or thread.join(timeout):
+            return True
+        log.warning("%s did not stop within %g s; leaving it", self.name, timeout)
+        return False
+
+    def wake(self) -> None:
+        """End the loop's current sleep (any thread); a loop that sleeps on `stopping` needs
+        nothing more."""
+
+    def run(self) -> None:
+        """The loop, on the worker's own thread; returns once `stopping` is set."""
+        raise NotImplementedError

@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from PIL import Image
 from support import GREEN, RED, Server, close_to, solid
 
-from framecast.app import Framecast
 from framecast.config import load_settings
+from framecast.service.runtime import Framecast
 
 ADMIN = "admin-token-123"
 VIEW = "view-token-456"

@@ -22,8 +22,8 @@ from support import (
     write_config,
 )
 
-from framecast.app import Framecast
 from framecast.config import ConfigError, load_settings, parse_settings
+from framecast.service.runtime import Framecast
 
 CHANNELS = """
 [channels.menu]

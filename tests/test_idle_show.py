@@ -15,7 +15,7 @@ from support import BLUE, GREEN, RED, centre, close_to, solid, wait_for
 
 from framecast.config import parse_settings
 from framecast.hub import FrameHub
-from framecast.producer import SlideshowProducer
+from framecast.shows.producer import SlideshowProducer
 from framecast.slideshow.renderer import SlideRenderer
 
 COLOURS = {"1.png": RED, "2.png": GREEN, "3.png": BLUE}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from framecast.memory import release_free_memory
+from framecast.service.memory import release_free_memory
 
 
 def resident_mb() -> float:
@@ -29,7 +29,7 @@ def test_freed_buffers_below_a_live_one_are_returned() -> None:
 
 KEEP_THEN_RELEASE = """
 from pathlib import Path
-from framecast.memory import keep_freed_memory, release_free_memory
+from framecast.service.memory import keep_freed_memory, release_free_memory
 
 def resident_mb():
     return int(Path("/proc/self/status").read_text().split("VmRSS:")[1].split()[0]) / 1024

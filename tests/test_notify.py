@@ -13,7 +13,7 @@ import pytest
 from conftest import environment
 from support import Server, solid, wait_for
 
-from framecast.notify import ServiceNotifier
+from framecast.service.notify import ServiceNotifier
 
 
 class NotifySocket:

@@ -8,7 +8,7 @@ import threading
 import pytest
 from support import wait_for
 
-from framecast.pool import HandlerPool
+from framecast.service.pool import HandlerPool
 
 
 def test_jobs_beyond_the_started_threads_each_get_a_thread_and_threads_are_reused() -> None:

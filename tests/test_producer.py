@@ -15,7 +15,7 @@ from support import BLUE, GREEN, RED, YELLOW, centre, close_to, solid, wait_for
 
 from framecast.config import Settings, parse_settings
 from framecast.hub import FrameHub
-from framecast.producer import SlideshowProducer
+from framecast.shows.producer import SlideshowProducer
 from framecast.slideshow.renderer import SlideRenderer
 
 

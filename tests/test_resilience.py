@@ -30,7 +30,6 @@ from support import (
 
 from framecast.config import Settings, parse_settings
 from framecast.hub import FrameHub
-from framecast.producer import SlideshowProducer
 from framecast.render import imaging
 from framecast.render.imaging import (
     SLIDE_FORMAT_NAMES,
@@ -39,6 +38,7 @@ from framecast.render.imaging import (
     render_slide,
 )
 from framecast.render.kinds import probe_file
+from framecast.shows.producer import SlideshowProducer
 from framecast.slideshow.presenter import SlidePresenter
 from framecast.slideshow.renderer import SlideRenderer
 from framecast.web import create_app

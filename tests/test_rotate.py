@@ -18,7 +18,7 @@ from support import BLUE, GREEN, RED, VirtualDisplay, close_to, free_display_num
 
 from framecast.config import parse_settings
 from framecast.hub import Frame, FrameHub
-from framecast.producer import SlideshowProducer
+from framecast.shows.producer import SlideshowProducer
 
 Pixel = tuple[int, ...]
 

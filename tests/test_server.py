@@ -253,8 +253,8 @@ def test_an_unreadable_file_is_skipped_with_permission_denied(images: Path, tmp_
 def test_the_start_warns_when_the_screen_is_open_to_the_network(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from framecast.app import Framecast
     from framecast.config import load_settings
+    from framecast.service.runtime import Framecast
 
     config = tmp_path / "config.toml"
     warning = "The screen can be watched by anyone"

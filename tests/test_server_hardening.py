@@ -13,9 +13,9 @@ from pathlib import Path
 from conftest import config_text
 from support import GREEN, Server, StreamReader, solid, wait_for
 
-from framecast.http_server import without_secrets
 from framecast.logtext import printable
-from framecast.pool import HandlerPool
+from framecast.service.http_server import without_secrets
+from framecast.service.pool import HandlerPool
 
 TOKEN = "s3cret-token-42"
 

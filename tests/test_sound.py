@@ -17,8 +17,8 @@ from media import clip
 from sound import RATE, PrivatePulse, SoundReader, Tone, dominant_hz, hears
 from support import BLUE, RED, StreamReader, solid, wait_for, write_config
 
+from framecast.audio.audio_hub import BURST_SECONDS, CATCH_UP_SECONDS, AudioHub
 from framecast.audio.channel import PREFILL_BYTES, JitterBuffer
-from framecast.audio.hub import BURST_SECONDS, CATCH_UP_SECONDS, AudioHub
 from framecast.audio.pcm import TICK_BYTES, TICK_SECONDS, mix
 from framecast.config import ConfigError, parse_settings
 from framecast.web.audio import wav_header

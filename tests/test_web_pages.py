@@ -33,8 +33,8 @@ from support import (
     wait_for,
 )
 
-from framecast.app import Framecast
 from framecast.config import WebSettings, load_settings
+from framecast.service.runtime import Framecast
 
 WEB = "\n[web]\n"
 
@@ -370,7 +370,7 @@ INSIDE = textwrap.dedent(
     from pages import PageServer
     from support import centre
     from framecast.browser.engine import PageBrowser, PageRefused, Shot
-    from framecast.browser.screenshots import ScreenshotService
+    from framecast.browser.screenshot_service import ScreenshotService
     from framecast.config import WebSettings
 
     lan = PageServer((200, 30, 30))

@@ -17,11 +17,11 @@ import lameenc
 
 from ..config import AudioSettings
 from ..supervise import SupervisedThread
-from .hub import AudioHub
+from .audio_hub import AudioHub
 from .pcm import CAPTURE_BYTES, CHANNELS, RATE, TICK_BYTES, TICK_SECONDS, mix, silence
 from .pulse import Device, DeviceCapture, DeviceCaptures, server_problem
 
-log = logging.getLogger("framecast.audio")
+log = logging.getLogger(__name__)
 
 PREFILL_BYTES = TICK_BYTES + CAPTURE_BYTES
 """A buffer that ran dry gives sound again once it holds this much (capture jitter)."""

@@ -18,7 +18,7 @@ import av
 from ..supervise import SupervisedThread
 from .pcm import FRAME_BYTES, RATE
 
-log = logging.getLogger("framecast.audio")
+log = logging.getLogger(__name__)
 
 ClipSink = Callable[[bytes], None]
 """Takes the clip's sound as 48 kHz 16-bit stereo PCM (on the clip sound's thread)."""

@@ -20,7 +20,7 @@ import pasimple
 from ..supervise import SupervisedThread
 from .pcm import CAPTURE_BYTES, CHANNELS, RATE
 
-log = logging.getLogger("framecast.audio")
+log = logging.getLogger(__name__)
 
 FIRST_RETRY_SECONDS = 0.5
 MAX_RETRY_SECONDS = 5.0

@@ -7,12 +7,12 @@ import threading
 from typing import Any
 
 from ..config import Settings
+from .audio_hub import AudioHub
 from .channel import ChannelSound
 from .clip import ClipSink
-from .hub import AudioHub
 from .pulse import DeviceCaptures
 
-log = logging.getLogger("framecast.audio")
+log = logging.getLogger(__name__)
 
 
 class SoundRegistry:

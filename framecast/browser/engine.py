@@ -35,7 +35,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from ..config import WebSettings
 from ..logtext import printable
-from .guard import MAX_REDIRECTS, RequestGuard
+from .request_guard import MAX_REDIRECTS, RequestGuard
 
 log = logging.getLogger(__name__)
 

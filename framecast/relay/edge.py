@@ -19,7 +19,7 @@ from .link import CONTROL, CONTROL_KEPT, append
 from .remote import RemoteSettings
 from .subscriber import FrameSubscriber
 
-log = logging.getLogger("framecast.relay")
+log = logging.getLogger(__name__)
 
 STOP_SECONDS = 1.0
 

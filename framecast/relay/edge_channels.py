@@ -14,17 +14,16 @@ import time
 from collections.abc import Callable
 
 from ..config import DEFAULT_CHANNEL, Settings
+from ..control import COMMANDS, SOURCES
 from ..hub import Frame, FrameHub
-from ..producer import COMMANDS
 from .offline import mark_offline
 from .wire import RemoteFrame
 
-log = logging.getLogger("framecast.relay")
+log = logging.getLogger(__name__)
 
 LAG_SAMPLES = 300
 """Ten seconds at 30 fps: the lag percentiles in `/status` and the heartbeat."""
 FPS_WINDOW_SECONDS = 5.0
-SOURCES = ("slideshow", "screen")
 
 SendControl = Callable[[dict[str, str]], None]
 

@@ -17,7 +17,7 @@ from .edge_channels import EdgeChannels
 from .link import BEAT_SECONDS, CONTROL, CONTROL_KEPT, EDGES, OnceLog, append
 from .remote import RemoteSettings
 
-log = logging.getLogger("framecast.relay")
+log = logging.getLogger(__name__)
 
 
 class EdgeBeat:

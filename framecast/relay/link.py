@@ -16,7 +16,7 @@ from typing import Any, cast
 import redis
 from redis.client import Pipeline
 
-log = logging.getLogger("framecast.relay")
+log = logging.getLogger(__name__)
 
 PREFIX = "framecast:"
 CONTROL = PREFIX + "control"

@@ -22,7 +22,7 @@ import redis
 
 from ..config import Settings
 from ..hub import FrameHub
-from ..shows import ShowRegistry
+from ..shows.registry import ShowRegistry
 from ..supervise import SupervisedThread
 from . import settings_wire
 from .claim import OriginClaim
@@ -40,7 +40,7 @@ from .link import (
 )
 from .publisher import ChannelPublisher
 
-log = logging.getLogger("framecast.relay")
+log = logging.getLogger(__name__)
 
 STOP_SECONDS = 1.0
 STATUS_TTL_SECONDS = 30

@@ -19,7 +19,7 @@ from ..supervise import SupervisedThread
 from . import wire
 from .link import FRAMES_KEPT, BulkLimit, OnceLog, append, frames_key
 
-log = logging.getLogger("framecast.relay")
+log = logging.getLogger(__name__)
 
 WAIT_SECONDS = 1.0
 """With no new frame, look this often whether Redis lost the stream (a restarted Redis) and

@@ -15,7 +15,7 @@ from ..config import ServerSettings, Settings
 from . import settings_wire
 from .link import SETTINGS, STATUS, get_bytes
 
-log = logging.getLogger("framecast.relay")
+log = logging.getLogger(__name__)
 
 
 class RemoteSettings:

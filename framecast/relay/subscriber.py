@@ -20,7 +20,7 @@ from . import wire
 from .edge_channels import EdgeChannels
 from .link import OnceLog, channel_of_key, frames_key, newest, read_streams
 
-log = logging.getLogger("framecast.relay")
+log = logging.getLogger(__name__)
 
 BLOCK_MS = 500
 """Also how soon a channel added at the origin is read, and a still live frame confirmed."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..browser.shortcut import page_url
 from .document import count_pages
 from .imaging import MAX_PIXELS, UnreadableImage, open_picture
 from .motion import probe_clip
+from .shortcut import page_url
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv"})
 DOCUMENT_SUFFIXES = frozenset({".pdf"})

@@ -33,7 +33,7 @@ SHORTEST_FRAME = 0.02
 USUAL_FRAME = 0.1
 
 
-class Frame:
+class TimedFrame:
     """A decoded frame and when it shows and stops showing (seconds from the start of the
     pass). Its picture, fitted to the panel, is made when first asked for: a frame dropped
     (late, or past max_fps) costs its decoding only, not its scaling."""
@@ -54,7 +54,7 @@ class Frame:
 
 
 class Player(Protocol):
-    def frames(self) -> Iterator[Frame]:
+    def frames(self) -> Iterator[TimedFrame]:
         """One pass through the slide's frames, each fitted to the upright panel."""
         ...
 
@@ -68,7 +68,7 @@ class AnimationPlayer:
         self._image = open_picture(path, spec.max_pixels)
         self._panel = spec.upright
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self) -> Iterator[TimedFrame]:
         at = 0.0
         index = 0
         while True:
@@ -86,7 +86,7 @@ class AnimationPlayer:
                 picture = picture.copy()  # the file's own frame changes at the next seek
             duration = self._image.info.get("duration") or 0
             seconds = duration / 1000 if duration / 1000 >= SHORTEST_FRAME else USUAL_FRAME
-            yield Frame(_given(picture), at, at + seconds)
+            yield TimedFrame(_given(picture), at, at + seconds)
             at += seconds
             index += 1
 
@@ -107,13 +107,13 @@ class VideoPlayer:
             raise UnreadableImage("a clip with no video in it") from None
         self._stream.thread_type = "AUTO"
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self) -> Iterator[TimedFrame]:
         start: float | None = None
         try:
             for decoded in self._container.decode(self._stream):
                 when = decoded.time or 0.0
                 start = when if start is None else start
-                yield Frame(partial(self._picture, decoded), when - start, when - start)
+                yield TimedFrame(partial(self._picture, decoded), when - start, when - start)
         except av.FFmpegError as error:
             if start is None:
                 raise UnreadableImage(f"damaged clip ({short_error(error)})") from None

@@ -10,7 +10,7 @@ from PIL import Image
 
 from ..audio.clip import ClipSink, ClipSound
 from ..render.imaging import RenderSpec
-from ..render.motion import Frame, player
+from ..render.motion import TimedFrame, player
 from .ordering import Slide
 
 
@@ -40,7 +40,7 @@ class Playback:
         self._show = show
         self._gap = 1.0 / max_fps
         self._player = player(slide.path, slide.kind, spec)
-        self._frames: Iterator[Frame] = self._player.frames()
+        self._frames: Iterator[TimedFrame] = self._player.frames()
         self._offset = 0.0
         """Where the current pass of an animation begins, in seconds from the first."""
         first = next(self._frames, None)
@@ -72,7 +72,7 @@ class Playback:
         if self._held is not None:
             self.began += now - self._held
             self._held = None
-        due: Frame | None = None
+        due: TimedFrame | None = None
         # Frames come at least every 1/max_fps of wall time, even from a clip that decodes
         # slower than it plays (it then plays slower, rather than freezing).
         enough = time.monotonic() + self._gap
@@ -93,7 +93,7 @@ class Playback:
             self._sound.stop()
         self._player.close()
 
-    def _next(self) -> Frame | None:
+    def _next(self) -> TimedFrame | None:
         """The next frame to show: one at least 1/max_fps after the last, the first of the
         next pass when an animation's pass ends, None when a clip ends."""
         while True:

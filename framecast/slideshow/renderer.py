@@ -18,11 +18,11 @@ from PIL import Image
 
 from ..browser.engine import CLOSE_SECONDS as PAGE_CLOSE_SECONDS
 from ..browser.engine import PageBrowser, PageError, Shot
-from ..browser.shortcut import page_url
 from ..logtext import printable
 from ..render.document import render_page
 from ..render.imaging import RenderSpec, UnreadableImage, encode_jpeg, fit, render_slide, turn
 from ..render.motion import first_frame
+from ..render.shortcut import page_url
 from .ordering import Slide
 
 log = logging.getLogger(__name__)

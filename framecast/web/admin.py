@@ -22,12 +22,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..announcements import MAX_MINUTES, MAX_TEXT, Announcement, Announcements
 from ..config import DEFAULT_CHANNEL, Settings
+from ..control import COMMANDS, SOURCES
 from ..hub import FrameHub
 from ..logtext import printable
 from ..manage.files import FileRefused, restore_file, store_upload, trash_file, trash_list
 from ..manage.schedule_edit import read_order, set_order, set_timing, show_order, timings
 from ..qr import qr_svg
 from ..render.imaging import convert_frame
+from .access import NO_STORE, refusal
 from .admin_auth import (
     COOKIE,
     CSRF_HEADER,
@@ -37,16 +39,13 @@ from .admin_auth import (
     same,
     session_value,
 )
-from .guard import NO_STORE, refusal
 
-log = logging.getLogger("framecast.web")
+log = logging.getLogger(__name__)
 
 MAX_FILES = 50
 """Files in one upload request; a phone sends more as further requests."""
 THUMBNAIL_WIDTH = 320
 ADMIN_FILES = ("admin.html", "admin.js", "admin.css")
-CONTROL_ACTIONS = ("next", "previous", "pause", "resume")
-SOURCES = ("slideshow", "screen")
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -310,8 +309,8 @@ def add_admin(
         folder_of(channel)
         body = request.get_json(silent=True)
         action = body.get("action") if isinstance(body, dict) else None
-        if action not in CONTROL_ACTIONS:
-            return refusal(400, "action: one of " + ", ".join(CONTROL_ACTIONS))
+        if action not in COMMANDS:
+            return refusal(400, "action: one of " + ", ".join(COMMANDS))
         channels.command(channel, action)
         log.info("Admin: %s on %s, from %s", action, channel, who())
         return jsonify(ok=True, action=action)

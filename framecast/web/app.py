@@ -20,15 +20,15 @@ from typing import Any, Protocol
 
 from flask import Flask, Response, abort, jsonify, request
 
-from ..browser.screenshots import ScreenshotService
+from ..browser.screenshot_service import ScreenshotService
 from ..config import DEFAULT_CHANNEL, TV_ID, Settings
 from ..hub import FrameHub
 from ..render.imaging import SNAPSHOT_FORMATS
 from . import mjpeg
+from .access import NO_STORE, OncePerMinute, content_security_policy, install_guards, refusal
 from .admin import AdminParts, add_admin
 from .audio import MIMETYPES, SoundHubs, audio_body, bytes_per_second, prepare_socket, wav_header
 from .fanout import FanOut
-from .guard import NO_STORE, OncePerMinute, content_security_policy, install_guards, refusal
 from .screenshots import add_screenshot_api
 from .snapshot import (
     SNAPSHOT_BUSY_RETRY_SECONDS,
@@ -41,7 +41,7 @@ from .snapshot import (
 from .stream import MAX_STREAM_ID, RETRY_AFTER_SECONDS, STREAM_HEADERS, picture_delay, stream_body
 from .viewers import OpenStreams, Viewer, Viewers
 
-log = logging.getLogger("framecast.web")
+log = logging.getLogger(__name__)
 
 
 class Channels(Protocol):

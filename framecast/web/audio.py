@@ -14,10 +14,10 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from ..audio.hub import AudioHub
+from ..audio.audio_hub import AudioHub
 from ..audio.pcm import CHANNELS, FRAME_BYTES, RATE, SAMPLE_BYTES
 
-log = logging.getLogger("framecast.web")
+log = logging.getLogger(__name__)
 
 MIMETYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
 WAIT_SECONDS = 1.0

@@ -18,14 +18,14 @@ from typing import Any
 from flask import Flask, Response, abort, jsonify, request
 
 from ..browser.engine import Format, PageError, PageRefused, Shot
-from ..browser.screenshots import IN_FLIGHT, Screenshot, ScreenshotService
-from ..browser.shortcut import checked_url
+from ..browser.screenshot_service import IN_FLIGHT, Screenshot, ScreenshotService
 from ..config import Settings
 from ..render.imaging import UnreadableImage
-from .guard import OncePerMinute, refusal
+from ..render.shortcut import checked_url
+from .access import OncePerMinute, refusal
 from .snapshot import BadParameter
 
-log = logging.getLogger("framecast.web")
+log = logging.getLogger(__name__)
 
 MAX_BATCH = 10
 MAX_URL = 2000

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 from ..config import DEFAULT_CHANNEL
 from ..hub import FrameHub
 from . import mjpeg
+from .access import NO_STORE
 from .fanout import FanOut, FanOutStream
-from .guard import NO_STORE
 from .viewers import OpenStreams, Viewer, Viewers
 
-log = logging.getLogger("framecast.web")
+log = logging.getLogger(__name__)
 
 STREAM_HEADERS = {**NO_STORE, "X-Accel-Buffering": "no"}
 MAX_STREAM_ID = 64

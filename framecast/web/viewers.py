@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-log = logging.getLogger("framecast.web")
+log = logging.getLogger(__name__)
 
 
 class OpenStreams:

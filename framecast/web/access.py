@@ -21,7 +21,7 @@ from ..config import Settings
 from ..logtext import printable
 from ..netinfo import is_ip_literal, machine_names, split_host
 
-log = logging.getLogger("framecast.web")
+log = logging.getLogger(__name__)
 
 NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate", "Pragma": "no-cache"}
 OPEN_PATHS = {"/healthz", "/player.js", "/favicon.ico"}

@@ -20,21 +20,21 @@ import redis
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer
 
-from .announce import Announcer
-from .app import Framecast
-from .checks import token
-from .config import ConfigError, ServerSettings, Settings, load_settings
+from ..checks import token
+from ..config import ConfigError, ServerSettings, Settings, load_settings
+from ..netinfo import local_addresses
+from ..qr import terminal_qr
+from ..relay.claim import OriginClaim
+from ..relay.edge import Edge
+from ..relay.link import RelayError, connect
 from .http_server import HeaderDeadline, PooledWSGIServer, request_handler
+from .mdns import Announcer
 from .memory import TRIM_EVERY_SECONDS, keep_freed_memory, release_free_memory
-from .netinfo import local_addresses
 from .notify import ServiceNotifier
 from .pool import HandlerPool
-from .qr import terminal_qr
-from .relay.claim import OriginClaim
-from .relay.edge import Edge
-from .relay.link import RelayError, connect
+from .runtime import Framecast
 
-log = logging.getLogger("framecast")
+log = logging.getLogger(__name__)
 
 LISTEN_BACKLOG = 512
 EXIT_BAD_START = 2
@@ -87,7 +87,7 @@ def _without_stop_race(record: logging.LogRecord) -> bool:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="slideshow.py",
+        prog="framecast",
         description="Stream a folder of images to every TV browser on the network as MJPEG.",
     )
     parser.add_argument(

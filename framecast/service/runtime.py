@@ -14,20 +14,20 @@ from typing import Any
 
 from flask import Flask
 
-from .announcements import Announcements
-from .audio.registry import SoundRegistry
-from .browser.engine import PageBrowser
-from .browser.screenshots import ScreenshotService
-from .config import DEFAULT_CHANNEL, Settings
-from .config_watch import ConfigWatcher
-from .netinfo import main_url
-from .relay.claim import OriginClaim
-from .relay.origin import Origin
-from .shows import ShowRegistry
-from .web import create_app
-from .web.admin import AdminParts
+from ..announcements import Announcements
+from ..audio.registry import SoundRegistry
+from ..browser.engine import PageBrowser
+from ..browser.screenshot_service import ScreenshotService
+from ..config import DEFAULT_CHANNEL, Settings
+from ..config_watch import ConfigWatcher
+from ..netinfo import main_url
+from ..relay.claim import OriginClaim
+from ..relay.origin import Origin
+from ..shows.registry import ShowRegistry
+from ..web import create_app
+from ..web.admin import AdminParts
 
-log = logging.getLogger("framecast")
+log = logging.getLogger(__name__)
 
 STOP_SECONDS = 1.0
 

@@ -13,7 +13,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 
-log = logging.getLogger("framecast")
+log = logging.getLogger(__name__)
 
 
 class ServiceNotifier:

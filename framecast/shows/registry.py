@@ -14,18 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .announcements import Announcements
-from .audio.clip import ClipSink
-from .browser.engine import PageBrowser
-from .config import DEFAULT_CHANNEL, Settings
-from .hub import FrameHub
+from ..announcements import Announcements
+from ..audio.clip import ClipSink
+from ..browser.engine import PageBrowser
+from ..config import DEFAULT_CHANNEL, Settings
+from ..hub import FrameHub
+from ..render.imaging import encode_jpeg, render_spec, turn
+from ..render.placeholder import render_message
+from ..screen.feed import ScreenFeeds
+from ..slideshow.renderer import SlideRenderer
 from .producer import SlideshowProducer
-from .render.imaging import encode_jpeg, render_spec, turn
-from .render.placeholder import render_message
-from .screen.feed import ScreenFeeds
-from .slideshow.renderer import SlideRenderer
 
-log = logging.getLogger("framecast")
+log = logging.getLogger(__name__)
 
 STOP_SECONDS = 1.0
 

@@ -18,24 +18,24 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from .announcements import Announcement
-from .audio.clip import ClipSink
-from .config import Settings, SlideshowSettings
-from .hub import FrameHub
-from .render.imaging import RenderSpec, UnreadableImage, render_spec
-from .screen.capture import ScreenCapture
-from .screen.feed import ScreenFeeds
-from .slideshow.folder import FolderPlaylist
-from .slideshow.ordering import Slide
-from .slideshow.playback import MovingSlide
-from .slideshow.preparer import Refused, SlidePreparer
-from .slideshow.presenter import SlidePresenter
-from .slideshow.renderer import SlideRenderer
-from .supervise import SupervisedThread
+from ..announcements import Announcement
+from ..audio.clip import ClipSink
+from ..config import Settings, SlideshowSettings
+from ..control import COMMANDS
+from ..hub import FrameHub
+from ..render.imaging import RenderSpec, UnreadableImage, render_spec
+from ..screen.capture import ScreenCapture
+from ..screen.feed import ScreenFeeds
+from ..slideshow.folder import FolderPlaylist
+from ..slideshow.ordering import Slide
+from ..slideshow.playback import MovingSlide
+from ..slideshow.preparer import Refused, SlidePreparer
+from ..slideshow.presenter import SlidePresenter
+from ..slideshow.renderer import SlideRenderer
+from ..supervise import SupervisedThread
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("next", "previous", "pause", "resume")
 SCREEN_CHECK_SECONDS = 1.0
 """How often the producer looks at the screen source's demand when nothing wakes it."""
 SCHEDULE_CHECK_SECONDS = 30.0

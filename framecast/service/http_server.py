@@ -16,13 +16,13 @@ from urllib.parse import quote
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
-from .config import Settings
-from .logtext import printable
+from ..config import Settings
+from ..logtext import printable
+from ..supervise import SupervisedThread
+from ..web.access import OncePerMinute
 from .pool import HandlerPool
-from .supervise import SupervisedThread
-from .web.guard import OncePerMinute
 
-log = logging.getLogger("framecast")
+log = logging.getLogger(__name__)
 
 HEADER_DEADLINE_SECONDS = 10.0
 """A client must send its whole request head within this time (a slowloris does not)."""

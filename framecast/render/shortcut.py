@@ -7,7 +7,7 @@ import configparser
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..render.imaging import UnreadableImage, readable
+from .imaging import UnreadableImage, readable
 
 MAX_SHORTCUT_BYTES = 64 * 1024
 WEB_SCHEMES = ("http", "https")

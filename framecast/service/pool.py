@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-log = logging.getLogger("framecast")
+log = logging.getLogger(__name__)
 
 Job = Callable[[], None]
 

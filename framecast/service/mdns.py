@@ -16,9 +16,9 @@ import threading
 from zeroconf import DNSQuestionType, ServiceInfo, Zeroconf
 from zeroconf._services.info import AddressResolver
 
-from .supervise import SupervisedThread
+from ..supervise import SupervisedThread
 
-log = logging.getLogger("framecast")
+log = logging.getLogger(__name__)
 
 SERVICE_TYPE = "_http._tcp.local."
 MDNS_GROUP = "224.0.0.251"

@@ -1,0 +1,17 @@
+"""The words every layer shares for steering a show: what it shows, and what it can be told.
+
+They live in the foundations so that an edge, which only relays another machine's shows, checks
+an admin's request without loading any of the code that makes frames.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Source = Literal["slideshow", "screen"]
+"""What a channel shows: its folder of slides, or this machine's live screen."""
+SOURCES: tuple[Source, ...] = get_args(Source)
+
+Command = Literal["next", "previous", "pause", "resume"]
+"""What a channel's slideshow can be told from the control API or the admin page."""
+COMMANDS: tuple[Command, ...] = get_args(Command)
