@@ -39,7 +39,7 @@ from .checks import (
     text,
     token,
 )
-from .control import SOURCES
+from .control import SOURCES, SourceName
 from .logtext import printable
 
 
@@ -82,7 +82,7 @@ class ServerSettings:
 class StreamSettings:
     TABLE: ClassVar[str] = "stream"
     PER_CHANNEL: ClassVar[bool] = True
-    source: str = field(default="slideshow", metadata=checked_by(choice(*SOURCES)))
+    source: SourceName = field(default="slideshow", metadata=checked_by(choice(*SOURCES)))
     width: int = field(default=1920, metadata=checked_by(integer(16, 7680)))
     height: int = field(default=1080, metadata=checked_by(integer(16, 4320)))
     quality: int = field(default=80, metadata=checked_by(integer(1, 95)))

@@ -1,4 +1,5 @@
-"""The words every layer shares for steering a show: what it shows, and what it can be told.
+"""The words every layer shares for steering a show: the name of what it shows, and what it
+can be told.
 
 They live in the foundations so that an edge, which only relays another machine's shows, checks
 an admin's request without loading any of the code that makes frames.
@@ -8,10 +9,18 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-Source = Literal["slideshow", "screen"]
+SourceName = Literal["slideshow", "screen"]
 """What a channel shows: its folder of slides, or this machine's live screen."""
-SOURCES: tuple[Source, ...] = get_args(Source)
+SOURCES: tuple[SourceName, ...] = get_args(SourceName)
 
 Command = Literal["next", "previous", "pause", "resume"]
 """What a channel's slideshow can be told from the control API or the admin page."""
 COMMANDS: tuple[Command, ...] = get_args(Command)
+
+
+def source_name(value: object) -> SourceName:
+    """`value` as the name of a source; ValueError saying which names there are otherwise."""
+    for name in SOURCES:
+        if value == name:
+            return name
+    raise ValueError(f"unknown source {value!r}: " + " or ".join(SOURCES))

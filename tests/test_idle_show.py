@@ -1,7 +1,7 @@
 """A show nobody watches keeps its place by the clock but renders, encodes and publishes nothing;
 a client or a snapshot gets the current slide as soon as it asks.
 
-A real folder, renderer, hub and producer, in-process so that their work can be counted.
+A real folder, renderer, hub and slideshow, in-process so that their work can be counted.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from support import BLUE, GREEN, RED, centre, close_to, solid, wait_for
 
 from framecast.config import parse_settings
 from framecast.hub import FrameHub
-from framecast.shows.producer import SlideshowProducer
 from framecast.slideshow.renderer import SlideRenderer
+from framecast.slideshow.source import SlideshowSource
 
 COLOURS = {"1.png": RED, "2.png": GREEN, "3.png": BLUE}
 
 
 class Show:
-    """A running producer on a folder of three slides, with nobody on its hub."""
+    """A running slideshow on a folder of three slides, with nobody on its hub."""
 
     def __init__(self, folder: Path, interval: float) -> None:
         for name, colour in COLOURS.items():
@@ -34,7 +34,7 @@ class Show:
         )
         self.hub = FrameHub()
         self.renderer = SlideRenderer()
-        self.producer = SlideshowProducer(self.hub, settings, self.renderer)
+        self.producer = SlideshowSource(self.hub, lambda: settings, self.renderer)
 
     def goes_to(self, command: str, slide: str) -> None:
         self.producer.command(command)

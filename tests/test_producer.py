@@ -1,4 +1,5 @@
-"""The producer with a real folder, renderer and hub, in-process so its work can be counted."""
+"""The slideshow source with a real folder, renderer and hub, in-process so its work can be
+counted."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from support import BLUE, GREEN, RED, YELLOW, centre, close_to, solid, wait_for
 
 from framecast.config import Settings, parse_settings
 from framecast.hub import FrameHub
-from framecast.shows.producer import SlideshowProducer
 from framecast.slideshow.renderer import SlideRenderer
+from framecast.slideshow.source import SlideshowSource
 
 
 class WatchedHub(FrameHub):
@@ -37,7 +38,7 @@ class Show:
         self.settings: Settings = replace(base, stream=replace(base.stream, width=160, height=90))
         self.hub = WatchedHub()
         self.renderer = SlideRenderer()
-        self.producer = SlideshowProducer(self.hub, self.settings, self.renderer)
+        self.producer = SlideshowSource(self.hub, lambda: self.settings, self.renderer)
         self.seq = 0
 
     def colours_seen(self, count: int) -> list[tuple[int, ...]]:
@@ -78,7 +79,8 @@ def test_a_changed_file_is_rendered_again_and_shown(show: Show, images: Path) ->
 def test_a_settings_change_renders_the_current_slide_again(show: Show) -> None:
     show.colours_seen(1)
     wider = replace(show.settings, stream=replace(show.settings.stream, width=200))
-    show.producer.apply(wider)
+    show.settings = wider
+    show.producer.wake()
     frame = wait_for(
         lambda: (f := show.hub.latest()) is not None and f.width == 200 and f, what="new size"
     )
@@ -110,8 +112,8 @@ def test_a_deleted_current_slide_leaves_at_once(images: Path) -> None:
         slow.producer.stop()
 
 
-def slideshow(folder: Path, text: str, clock: object = None) -> tuple[SlideshowProducer, FrameHub]:
-    """A running producer on `folder`, 160×90, without transitions unless `text` asks."""
+def slideshow(folder: Path, text: str, clock: object = None) -> tuple[SlideshowSource, FrameHub]:
+    """A running slideshow on `folder`, 160×90, without transitions unless `text` asks."""
     if "transition" not in text:
         if "[slideshow]" not in text:
             text += "[slideshow]\n"
@@ -119,7 +121,7 @@ def slideshow(folder: Path, text: str, clock: object = None) -> tuple[SlideshowP
     settings = parse_settings("[stream]\nwidth = 160\nheight = 90\n" + text, folder.parent)
     hub = WatchedHub()
     options = {"clock": clock} if clock else {}
-    producer = SlideshowProducer(hub, settings, **options)  # type: ignore[arg-type]
+    producer = SlideshowSource(hub, lambda: settings, **options)  # type: ignore[arg-type]
     producer.start()
     return producer, hub
 
@@ -172,20 +174,16 @@ def test_the_clock_changes_the_frame_when_the_minute_changes(images: Path) -> No
         corner = Image.open(io.BytesIO(first.jpeg)).convert("L").crop((0, 0, 70, 30))
         assert corner.getextrema()[0] < 120, "a plate where the clock is"
         now[0] = datetime(2026, 11, 22, 9, 41, 50)
-        producer.apply(producer_settings(producer))
+        producer.wake()
         assert hub.wait_newer(first.seq, 0.5) is None, "no new frame within the same minute"
         now[0] = datetime(2026, 11, 22, 9, 42, 0)
-        producer.apply(producer_settings(producer))
+        producer.wake()
         second = hub.wait_newer(first.seq, 5)
         assert second is not None
         after = Image.open(io.BytesIO(second.jpeg)).convert("L").crop((0, 0, 70, 30))
         assert after.tobytes() != corner.tobytes()
     finally:
         producer.stop()
-
-
-def producer_settings(producer: SlideshowProducer) -> Settings:
-    return producer._settings  # the same settings again: wakes the producer to look
 
 
 def test_next_previous_pause_and_resume(images: Path) -> None:

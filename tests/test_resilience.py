@@ -38,9 +38,9 @@ from framecast.render.imaging import (
     render_slide,
 )
 from framecast.render.kinds import probe_file
-from framecast.shows.producer import SlideshowProducer
 from framecast.slideshow.presenter import SlidePresenter
 from framecast.slideshow.renderer import SlideRenderer
+from framecast.slideshow.source import SlideshowSource
 from framecast.web import create_app
 
 EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\n{ } loop\n"
@@ -54,13 +54,13 @@ def settings_for(folder: Path, interval: float, extra: str = "") -> Settings:
 
 
 class Show:
-    """A producer on a real folder, in-process so its parts can be made to misbehave."""
+    """A slideshow on a real folder, in-process so its parts can be made to misbehave."""
 
     def __init__(self, folder: Path, interval: float, extra: str = "") -> None:
         self.settings = settings_for(folder, interval, extra)
         self.hub = FrameHub()
         self.renderer = SlideRenderer()
-        self.producer = SlideshowProducer(self.hub, self.settings, self.renderer)
+        self.producer = SlideshowSource(self.hub, lambda: self.settings, self.renderer)
 
     def colour_shown(self, colour: tuple[int, int, int], timeout: float = 10) -> None:
         def shown() -> bool:
@@ -194,7 +194,7 @@ def test_the_current_slide_stays_on_while_the_next_is_prepared(
     assert show.hub.frames > frames
 
 
-def test_an_unexpected_error_in_the_producer_is_logged_once_and_the_show_goes_on(
+def test_an_unexpected_error_in_the_slideshow_is_logged_once_and_the_show_goes_on(
     make_show: Callable[..., Show],
     images: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -215,7 +215,7 @@ def test_an_unexpected_error_in_the_producer_is_logged_once_and_the_show_goes_on
         show = make_show(0.2)
         show.colour_shown(RED)
         show.colour_shown(GREEN)
-    tracebacks = [r for r in caplog.records if r.exc_info and "producer" in r.getMessage()]
+    tracebacks = [r for r in caplog.records if r.exc_info and "slideshow" in r.getMessage()]
     assert len(tracebacks) == 1
     assert "KeyError" in caplog.text
 
@@ -225,15 +225,15 @@ def test_healthz_says_503_with_the_reason_when_the_show_is_stuck(
 ) -> None:
     stuck = threading.Event()
     release = threading.Event()
-    real = SlideshowProducer._step_slideshow
+    real = SlideshowSource._step
 
-    def hang(self: SlideshowProducer, *args: object) -> float:
+    def hang(self: SlideshowSource, *args: object) -> float:
         if (images / "hang").exists():
             stuck.set()
             release.wait(30)
         return real(self, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(SlideshowProducer, "_step_slideshow", hang)
+    monkeypatch.setattr(SlideshowSource, "_step", hang)
     solid(images / "1.png", RED)
     show = make_show(0.1)
     app = create_app(
@@ -247,7 +247,7 @@ def test_healthz_says_503_with_the_reason_when_the_show_is_stuck(
     assert client.get("/healthz").status_code == 200
     (images / "hang").write_text("")
     try:
-        wait_for(stuck.is_set, 5, what="the producer to hang")
+        wait_for(stuck.is_set, 5, what="the slideshow to hang")
 
         def unhealthy() -> bool:
             return client.get("/healthz").status_code == 503

@@ -18,7 +18,10 @@ from support import BLUE, GREEN, RED, VirtualDisplay, close_to, free_display_num
 
 from framecast.config import parse_settings
 from framecast.hub import Frame, FrameHub
-from framecast.shows.producer import SlideshowProducer
+from framecast.screen.feed import ScreenFeeds
+from framecast.screen.source import ScreenSource
+from framecast.shows.director import SourceDirector
+from framecast.slideshow.source import SlideshowSource
 
 Pixel = tuple[int, ...]
 
@@ -42,18 +45,24 @@ def pixel(image: Image.Image, x: int, y: int) -> Pixel:
 @contextmanager
 def watched_show(
     folder: Path, text: str, clock: Callable[[], datetime] = datetime.now
-) -> Iterator[tuple[SlideshowProducer, FrameHub]]:
-    """A running producer on `folder` under the settings `text`, with a client on its hub."""
+) -> Iterator[tuple[SourceDirector, FrameHub]]:
+    """A channel's sources and director on `folder` under the settings `text`, with a client
+    on its hub."""
     if "transition" not in text:
         text += '[slideshow]\ntransition = "none"\n'
     hub = FrameHub()
-    producer = SlideshowProducer(hub, parse_settings(text, folder.parent), clock=clock)
+    settings = parse_settings(text, folder.parent)
+    sources = {
+        "slideshow": SlideshowSource(hub, lambda: settings, clock=clock),
+        "screen": ScreenSource(hub, lambda: settings, ScreenFeeds()),
+    }
+    director = SourceDirector("test", hub, lambda: settings, sources, frozenset({"screen"}))
     with hub.subscribe():
-        producer.start()
+        director.start()
         try:
-            yield producer, hub
+            yield director, hub
         finally:
-            producer.stop()
+            director.stop()
 
 
 def first_frame(folder: Path, text: str, clock: Callable[[], datetime] = datetime.now) -> Frame:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from ..config import DEFAULT_CHANNEL, Settings
-from ..control import COMMANDS, SOURCES
+from ..control import COMMANDS, source_name
 from ..hub import Frame, FrameHub
 from .offline import mark_offline
 from .wire import RemoteFrame
@@ -119,8 +119,7 @@ class EdgeChannels:
         self._send({"kind": "command", "channel": name, "value": action})
 
     def switch_source(self, name: str, source: str) -> None:
-        if source not in SOURCES:
-            raise ValueError(f"unknown source {source!r}")
+        source_name(source)
         if name not in self._settings().shows():
             raise KeyError(name)
         self._send({"kind": "source", "channel": name, "value": source})

@@ -1,4 +1,4 @@
-"""The channels being shown: one show (a hub and the producer that fills it) per channel.
+"""The channels being shown: one show (a hub, its sources and their director) per channel.
 
 The registry owns every show's lifetime: it starts the shows the settings name, stops and joins
 those a config edit removes, and hands new settings to the rest. The web layer only asks it for
@@ -11,98 +11,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from ..announcements import Announcements
 from ..audio.clip import ClipSink
 from ..browser.engine import PageBrowser
 from ..config import DEFAULT_CHANNEL, Settings
+from ..control import source_name
 from ..hub import FrameHub
 from ..render.imaging import encode_jpeg, render_spec, turn
 from ..render.placeholder import render_message
 from ..screen.feed import ScreenFeeds
-from ..slideshow.renderer import SlideRenderer
-from .producer import SlideshowProducer
+from ..supervise import STOP_SECONDS
+from .show import Show, ShowStatus
 
 log = logging.getLogger(__name__)
-
-STOP_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class ShowStatus:
-    """What `/status` says of one show, read at one moment."""
-
-    source: str
-    slide: str | None
-    slides: int
-    folder: str
-    skipped: list[dict[str, str]]
-    schedule_error: str | None
-    paused: bool
-    position: float | None
-    """Seconds into the clip or animation on the stream."""
-    screen: dict[str, Any]
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            **self.screen,
-            "source": self.source,
-            "slide": self.slide,
-            "slides": self.slides,
-            "folder": self.folder,
-            "skipped": self.skipped,
-            "schedule_error": self.schedule_error,
-            "paused": self.paused,
-            "position": self.position,
-        }
-
-
-class Show:
-    """One channel: its hub and the producer that fills it (started and stopped by the
-    registry)."""
-
-    def __init__(
-        self,
-        name: str,
-        settings: Settings,
-        screens: ScreenFeeds,
-        address: Callable[[], str],
-        pages: PageBrowser | None,
-        announcements: Announcements,
-        clip_sound: Callable[[str], ClipSink | None],
-    ) -> None:
-        self.name = name
-        self.hub = FrameHub()
-        self.producer = SlideshowProducer(
-            self.hub,
-            settings,
-            SlideRenderer(pages),
-            screens=screens,
-            address=address,
-            banner=lambda: announcements.current(name),
-            clip_sound=lambda: clip_sound(name),
-        )
-        self.settings = settings
-
-    def status(self) -> ShowStatus:
-        settings = self.settings
-        producer = self.producer
-        playlist = producer.playlist
-        source = producer.source
-        screen = producer.screen_status() if source == "screen" else {}
-        return ShowStatus(
-            source=source,
-            slide=producer.slide,
-            slides=playlist.count if playlist else 0,
-            folder=str(settings.slideshow.folder),
-            skipped=playlist.skipped() if playlist else [],
-            schedule_error=playlist.schedule_error if playlist else None,
-            paused=producer.paused,
-            position=producer.position,
-            screen=screen,
-        )
 
 
 class ShowRegistry:
@@ -152,25 +74,24 @@ class ShowRegistry:
             kept = {name: show for name, show in self._shows.items() if name in wanted}
         for show in removed:
             log.info("Channel %s removed: its TVs are told so", show.name)
-            show.producer.stop(STOP_SECONDS)
+            show.stop(STOP_SECONDS)
         for name, channel in wanted.items():
             existing = kept.get(name)
             if existing is None:
                 self._add(name, channel)
                 log.info("Channel %s added: %s", name, _what(channel))
-            elif existing.settings != channel:
-                existing.settings = channel
-                existing.producer.apply(channel)
+            elif existing.configured != channel:
+                existing.configure(channel)
 
     def stop(self) -> None:
-        """End every stream and join every producer (each wait bounded)."""
+        """End every stream and join every show's threads (each wait bounded)."""
         with self._lock:
             self._stopped = True
             shows, gone = list(self._shows.values()), list(self._gone.values())
         for hub in [show.hub for show in shows] + gone:
             hub.close()
         for show in shows:
-            show.producer.stop(STOP_SECONDS)
+            show.stop(STOP_SECONDS)
 
     def _add(self, name: str, settings: Settings) -> None:
         show = Show(
@@ -187,14 +108,14 @@ class ShowRegistry:
                 return
             self._shows[name] = show
             self._gone.pop(name, None)
-        show.producer.start()
+        show.start()
 
     def _wake_all(self) -> None:
         """An announcement came or went: every show draws its frame again (HTTP thread)."""
         with self._lock:
             shows = list(self._shows.values())
         for show in shows:
-            show.producer.wake()
+            show.wake()
 
     def _channel_address(self, name: str) -> Callable[[], str]:
         """The address of channel `name`'s page, for its placeholders."""
@@ -250,16 +171,18 @@ class ShowRegistry:
             show = self._shows.get(name)
         if show is None:
             raise KeyError(name)
-        show.producer.command(action)
+        show.command(action)
 
     def switch_source(self, name: str, source: str) -> None:
         """The admin page's switch between "slideshow" and "screen" for one channel, until the
-        channel's settings change; KeyError for a channel that does not exist."""
+        channel's settings change; ValueError for another source, KeyError for a channel that
+        does not exist."""
+        chosen = source_name(source)
         with self._lock:
             show = self._shows.get(name)
         if show is None:
             raise KeyError(name)
-        show.producer.switch_source(source)
+        show.switch_source(chosen)
         log.info("Channel %s switched to %s from the admin page", name, source)
 
     def status(self, name: str) -> ShowStatus | None:
@@ -272,7 +195,7 @@ class ShowRegistry:
         with self._lock:
             shows = list(self._shows.values())
         for show in shows:
-            reason = show.producer.stall_reason()
+            reason = show.stall_reason()
             if reason is not None:
                 return reason if show.name == DEFAULT_CHANNEL else f"channel {show.name}: {reason}"
         return None

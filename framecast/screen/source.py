@@ -1,9 +1,9 @@
-"""One channel's live screen: looks from the shared feed of its area, encoded at the channel's
-size, published only when they changed.
+"""The live screen as a source: looks from the shared feed of one channel's area, encoded at the
+channel's size, published only when they changed.
 
-The capture thread runs only while someone watches the channel (the producer starts and stops
-it). A problem with the display becomes a readable frame and a `/status` message, and capture
-retries by itself until the cause is gone.
+The capture thread runs only while someone watches the channel (the channel's director starts
+and stops it). A problem with the display becomes a readable frame and a `/status` message, and
+capture retries by itself until the cause is gone.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..checks import MAX_FPS
@@ -20,13 +21,12 @@ from ..hub import FrameHub
 from ..render.imaging import RenderSpec, encode_jpeg, render_spec, turn
 from ..render.placeholder import render_message
 from ..render.screen_frame import encode_screen
-from ..supervise import SupervisedThread
+from ..supervise import STOP_SECONDS, Worker
 from .feed import ScreenFeeds
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
 FPS_WINDOW_SECONDS = 2.0
-STOP_SECONDS = 1.0
 
 
 def screen_spec(settings: Settings) -> RenderSpec:
@@ -35,82 +35,70 @@ def screen_spec(settings: Settings) -> RenderSpec:
     return render_spec(settings, settings.screen.quality)
 
 
-class ScreenCapture:
+class ScreenSource(Worker):
     """Captures on its own thread, publishing each change of the screen as soon as its feed
     sees it, at most `fps` frames a second, and only frames that changed.
 
-    `start`, `stop` and `apply` are called by the producer thread; `status` by HTTP threads.
+    `start` and `stop` are called by the channel's director; `status` and `stall_reason` by
+    HTTP threads. The settings are read from `settings` at every look, never kept.
     """
 
-    def __init__(self, hub: FrameHub, settings: Settings, feeds: ScreenFeeds) -> None:
+    def __init__(self, hub: FrameHub, settings: Callable[[], Settings], feeds: ScreenFeeds) -> None:
+        super().__init__("screen-capture")
         self._hub = hub
         self._settings = settings
         self._feeds = feeds
-        self._stop = threading.Event()
         self._lock = threading.Lock()
         self._error: str | None = None
         self._label: str | None = None
         self._grabs: list[float] = []
-        self._thread: SupervisedThread | None = None
         self._ticked_at = 0.0
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
-
     def start(self) -> None:
-        self._stop.clear()
         self._ticked_at = time.monotonic()
-        self._thread = SupervisedThread("screen-capture", self._run)
-        self._thread.start()
+        super().start()
 
-    def stop(self, timeout: float = STOP_SECONDS) -> None:
-        if self._thread is not None:
-            self._stop.set()
-            if not self._thread.join(timeout):
-                log.warning("Screen capture did not stop within %g s; leaving it", timeout)
-            self._thread = None
-            with self._lock:
-                self._grabs.clear()
+    def stop(self, timeout: float = STOP_SECONDS) -> bool:
+        stopped = super().stop(timeout)
+        with self._lock:
+            self._grabs.clear()
+        return stopped
 
     def stall_reason(self) -> str | None:
         """Why the capture loop is stuck, when it has not looked at the screen for two frame
         periods and the retry delay plus 5 s (read by HTTP threads for /healthz)."""
-        if self._thread is None:
+        if not self.running:
             return None
-        period = 1.0 / min(self._settings.screen.fps, MAX_FPS)
+        period = 1.0 / min(self._settings().screen.fps, MAX_FPS)
         quiet = time.monotonic() - self._ticked_at
         if quiet <= 2 * period + RETRY_SECONDS + 5.0:
             return None
         return f"screen capture has not run for {quiet:.0f} s"
 
-    def apply(self, settings: Settings) -> None:
-        self._settings = settings
-
     def status(self) -> dict[str, Any]:
         now = time.monotonic()
         with self._lock:
             recent = [t for t in self._grabs if t > now - FPS_WINDOW_SECONDS]
-            fps = len(recent) / FPS_WINDOW_SECONDS if self._thread is not None else 0.0
+            fps = len(recent) / FPS_WINDOW_SECONDS if self.running else 0.0
             return {
                 "screen_fps": round(fps, 1),
                 "screen_monitor": self._label,
                 "screen_error": self._error,
             }
 
-    def _run(self) -> None:
+    def run(self) -> None:
         """The capture thread: take each of the feed's looks as it comes, encode those that
         changed, at most `fps` a second, publish."""
-        settings = self._settings
+        settings = self._settings()
         feed = self._feeds.attach(self, settings.screen)
         tick = 0
         last: tuple[int, RenderSpec] | None = None
         shown_error: tuple[str, RenderSpec] | None = None
         encoded_at = confirmed_at = -math.inf
         try:
-            while not self._stop.is_set():
+            while not self.stopping.is_set():
                 self._ticked_at = time.monotonic()
-                settings = self._settings
+                settings = self._settings()
                 if feed.key != (settings.screen.monitor, settings.screen.region):
                     self._feeds.detach(self, feed)
                     feed, tick, last = self._feeds.attach(self, settings.screen), 0, None
@@ -129,7 +117,7 @@ class ScreenCapture:
                         continue
                     confirmed_at = now
                 elif look.grab is not None and now < encoded_at + period:
-                    if self._stop.wait(encoded_at + period - now):
+                    if self.stopping.wait(encoded_at + period - now):
                         break
                     look = feed.latest()
                 tick = look.tick
