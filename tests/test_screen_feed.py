@@ -12,8 +12,8 @@ from support import BLUE, GREEN, RED, VirtualDisplay, close_to, wait_for
 
 from framecast.config import Settings, parse_settings
 from framecast.hub import FrameHub
-from framecast.screen.capture import ScreenCapture
 from framecast.screen.feed import ScreenFeed, ScreenFeeds
+from framecast.screen.source import ScreenSource
 
 
 def screen_settings(width: int, height: int, region: str = "") -> Settings:
@@ -47,9 +47,10 @@ def test_two_channels_on_one_screen_share_one_capture_at_their_own_sizes(
 ) -> None:
     feeds = ScreenFeeds()
     big, small = FrameHub(), FrameHub()
+    large, little = screen_settings(320, 180), screen_settings(160, 90)
     captures = [
-        ScreenCapture(big, screen_settings(320, 180), feeds),
-        ScreenCapture(small, screen_settings(160, 90), feeds),
+        ScreenSource(big, lambda: large, feeds),
+        ScreenSource(small, lambda: little, feeds),
     ]
     on_display.paint(RED)
     with ExitStack() as watching:
@@ -82,7 +83,10 @@ def test_channels_on_different_regions_have_a_feed_each(on_display: VirtualDispl
     left = screen_settings(160, 90, "region = [0, 0, 320, 360]\n")
     right = screen_settings(160, 90, "region = [320, 0, 320, 360]\n")
     hubs = [FrameHub(), FrameHub()]
-    captures = [ScreenCapture(hubs[0], left, feeds), ScreenCapture(hubs[1], right, feeds)]
+    captures = [
+        ScreenSource(hubs[0], lambda: left, feeds),
+        ScreenSource(hubs[1], lambda: right, feeds),
+    ]
     on_display.paint_halves(RED, GREEN)
     with ExitStack() as watching:
         for hub in hubs:

@@ -4,7 +4,7 @@ A `ScreenFeed` owns the X connection and the thread that grabs one area of the s
 highest rate any of its channels asks for, and tells each look apart from the last by a version
 that changes only when the pixels did. Besides its steady looks it looks as soon as X DAMAGE
 reports drawing, one frame period after the last such look at the earliest: a change waits for
-no tick, and a still screen costs only the steady looks. Each channel's `ScreenCapture` takes
+no tick, and a still screen costs only the steady looks. Each channel's `ScreenSource` takes
 the looks it wants and encodes them at its own size: two TVs of different sizes showing the
 same desktop cost one grab and two encodes a frame, not two of each.
 """
