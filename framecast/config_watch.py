@@ -25,14 +25,13 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from .config import ConfigError, Settings, read_config, settings_from_bytes
-from .supervise import ErrorLog, SupervisedThread
+from .supervise import STOP_SECONDS, ErrorLog, Worker
 
 log = logging.getLogger(__name__)
 
 DEBOUNCE_SECONDS = 0.1
 """Editors write in several steps; read once they are done."""
 POLL_SECONDS = 2.0
-STOP_SECONDS = 1.0
 TOKEN_SETTLE_SECONDS = 2.0
 """A config that removes the token applies only once the file has been unchanged this long."""
 
@@ -86,7 +85,7 @@ def changed_keys(old: Settings, new: Settings) -> list[str]:
     return changes
 
 
-class ConfigWatcher:
+class ConfigWatcher(Worker):
     """Holds the current settings and the last reload error.
 
     `start` and `stop` are called by the server; `on_change(old, new)` is called on the
@@ -94,19 +93,19 @@ class ConfigWatcher:
     """
 
     def __init__(self, path: Path, settings: Settings, on_change: OnChange) -> None:
+        errors = ErrorLog()
+        super().__init__("config-watcher", errors)
         self.path = path.resolve()
         self._settings = settings
         self._on_change = on_change
         self._error: str | None = None
         self._cond = threading.Condition()
         self._due: float | None = None
-        self._stopping = False
         self._stamp = self._file_stamp()
         self._held: _Held | None = None
         self._observer: BaseObserver | None = None
-        self._errors = ErrorLog()
+        self._error_log = errors
         self._reload_lock = threading.Lock()
-        self._thread = SupervisedThread("config-watcher", self._run, self._errors)
 
     @property
     def settings(self) -> Settings:
@@ -117,6 +116,7 @@ class ConfigWatcher:
         return self._error
 
     def start(self) -> None:
+        """Start the watchdog observer, then the watcher thread."""
         observer = Observer()
         handler = FileSystemEventHandler()
         handler.on_any_event = self._event  # type: ignore[method-assign]
@@ -128,17 +128,21 @@ class ConfigWatcher:
             log.warning(
                 "Cannot watch %s (%s): checking it every %gs", self.path, error, POLL_SECONDS
             )
-        self._thread.start()
+        super().start()
 
-    def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if not self._thread.join(STOP_SECONDS):
-            log.warning("The config watcher did not stop within %g s; leaving it", STOP_SECONDS)
+    def stop(self, timeout: float = STOP_SECONDS) -> bool:
+        """Stop the watcher thread, then the watchdog observer, each wait bounded by
+        `timeout`."""
+        stopped = super().stop(timeout)
         if self._observer is not None:
             self._observer.stop()
-            self._observer.join(STOP_SECONDS)
+            self._observer.join(timeout)
+        return stopped
+
+    def wake(self) -> None:
+        """Ends the watcher thread's wait for a due reload or the next poll."""
+        with self._cond:
+            self._cond.notify_all()
 
     def _event(self, event: FileSystemEvent) -> None:
         """Called on the watchdog observer thread."""
@@ -151,19 +155,19 @@ class ConfigWatcher:
             self._due = time.monotonic() + DEBOUNCE_SECONDS
             self._cond.notify_all()
 
-    def _run(self) -> None:
+    def run(self) -> None:
         """The watcher thread: waits for a due reload or the next poll. An unexpected error is
         logged with its traceback and watching goes on: a dead thread would never reload again."""
         next_poll = time.monotonic() + POLL_SECONDS
         while True:
             with self._cond:
-                while not self._stopping:
+                while not self.stopping.is_set():
                     now = time.monotonic()
                     if (self._due is not None and now >= self._due) or now >= next_poll:
                         break
                     wake = next_poll if self._due is None else min(self._due, next_poll)
                     self._cond.wait(wake - now)
-                if self._stopping:
+                if self.stopping.is_set():
                     return
                 forced, self._due = self._due is not None, None
             if time.monotonic() >= next_poll:
@@ -174,7 +178,7 @@ class ConfigWatcher:
                     self._stamp = stamp
                     self.reload()
             except Exception as error:
-                self._errors.report("the config watcher", error)
+                self._error_log.report("the config watcher", error)
 
     def reload(self) -> None:
         """Read the file again; apply it if valid, else keep the old settings and say why.

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import lameenc
 
 from ..config import AudioSettings
-from ..supervise import SupervisedThread
+from ..supervise import Worker
 from .audio_hub import AudioHub
 from .pcm import CAPTURE_BYTES, CHANNELS, RATE, TICK_BYTES, TICK_SECONDS, mix, silence
 from .pulse import Device, DeviceCapture, DeviceCaptures, server_problem
@@ -28,7 +29,6 @@ PREFILL_BYTES = TICK_BYTES + CAPTURE_BYTES
 MAX_BUFFER_BYTES = 4 * TICK_BYTES
 """Beyond this the oldest sound is dropped: a device whose clock runs fast, or a burst."""
 LINGER_SECONDS = 5.0
-STOP_SECONDS = 1.0
 MP3_QUALITY = 5
 """LAME's 0 (best, slowest) to 9: 5 costs a few ms of CPU per second of sound."""
 
@@ -62,6 +62,18 @@ class JitterBuffer:
             return out
 
 
+class _MixThread(Worker):
+    """A channel's mixing thread: started by a listener who arrives while it is not running, it
+    ends by itself once nobody listens; the channel's `stop` stops it for good."""
+
+    def __init__(self, name: str, loop: Callable[[threading.Event], None]) -> None:
+        super().__init__(name)
+        self._loop = loop
+
+    def run(self) -> None:
+        self._loop(self.stopping)
+
+
 class ChannelSound:
     """The mix of one channel and its two hubs, `wav` (raw PCM) and `mp3`.
 
@@ -80,9 +92,8 @@ class ChannelSound:
         self._settings = settings
         self._captures: list[DeviceCapture] = []
         self._buffers: dict[Device, JitterBuffer] = {}
-        self._thread: SupervisedThread | None = None
+        self._mix = _MixThread(f"audio-mix-{name}", self._run)
         self._running = False
-        self._stopping = threading.Event()
         self._problem: str | None = None
         self.wav.on_change(self._wanted)
         self.mp3.on_change(self._wanted)
@@ -140,23 +151,21 @@ class ChannelSound:
         self.check()
 
     def stop(self) -> None:
-        self._stopping.set()
+        """For good: no listener starts the mix again. Told under the lock, as `_wanted` starts
+        the mix under it, and a start clears `stopping`."""
+        with self._lock:
+            self._mix.stopping.set()
         self.wav.close()
         self.mp3.close()
-        with self._lock:
-            thread = self._thread
-        if thread is not None and not thread.join(STOP_SECONDS):
-            log.warning("Sound: the mix of channel %s did not stop in time", self.name)
+        self._mix.stop()
 
     def _wanted(self) -> None:
         """A listener came or went (its HTTP thread): start the mix if it is not running."""
         with self._lock:
-            if self._running or self._stopping.is_set() or self.listeners == 0:
+            if self._running or self._mix.stopping.is_set() or self.listeners == 0:
                 return
             self._running = True
-            self._thread = SupervisedThread(f"audio-mix-{self.name}", self._run)
-            thread = self._thread
-        thread.start()
+            self._mix.start()
 
     def _devices_for(self, settings: AudioSettings) -> list[Device]:
         roles = {"none": [], "system": ["system"], "mic": ["mic"], "both": ["system", "mic"]}
@@ -188,25 +197,25 @@ class ChannelSound:
         for capture in captures:
             self._devices.detach(self, capture)
 
-    def _run(self) -> None:
+    def _run(self, stopping: threading.Event) -> None:
         """The mixing thread: mix while anyone listens; once nobody has for `LINGER_SECONDS`,
         let the devices go and end, unless a listener came meanwhile."""
         while True:
             try:
-                self._mix_while_wanted()
+                self._mix_while_wanted(stopping)
             finally:
                 self._release()
             with self._lock:
-                if self._stopping.is_set() or not self.listeners:
+                if stopping.is_set() or not self.listeners:
                     self._running = False
                     return
 
-    def _mix_while_wanted(self) -> None:
+    def _mix_while_wanted(self, stopping: threading.Event) -> None:
         encoder: lameenc.Encoder | None = None
         bitrate = 0
         next_at = time.monotonic()
         alone_since: float | None = None
-        while not self._stopping.is_set():
+        while not stopping.is_set():
             if self.listeners:
                 alone_since = None
             elif alone_since is None:
@@ -234,7 +243,7 @@ class ChannelSound:
                 encoder = None
             now = time.monotonic()
             next_at = max(next_at + TICK_SECONDS, now - TICK_SECONDS)
-            self._stopping.wait(max(0.0, next_at - now))
+            stopping.wait(max(0.0, next_at - now))
 
 
 def _mp3_encoder(bitrate: int) -> lameenc.Encoder:

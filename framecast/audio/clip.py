@@ -9,13 +9,12 @@ point, so picture and sound leave the server together and a pause holds both.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import av
 
-from ..supervise import SupervisedThread
+from ..supervise import Worker
 from .pcm import FRAME_BYTES, RATE
 
 log = logging.getLogger(__name__)
@@ -26,27 +25,18 @@ LEAD_SECONDS = 0.08
 """Sound is handed to the mix this far ahead of the picture: about what the mix holds back
 against capture jitter, so both leave the server at the same moment."""
 PAUSED_LOOK_SECONDS = 0.1
-STOP_SECONDS = 1.0
 
 
-class ClipSound:
+class ClipSound(Worker):
     """One clip's sound on a thread of its own; `start` and `stop` by the producer thread."""
 
     def __init__(self, path: Path, position: Callable[[], float | None], sink: ClipSink) -> None:
+        super().__init__(f"clip-sound-{path.name[:20]}")
         self._path = path
         self._position = position
         self._sink = sink
-        self._stopping = threading.Event()
-        self._thread = SupervisedThread(f"clip-sound-{path.name[:20]}", self._run)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(STOP_SECONDS)
-
-    def _run(self) -> None:
+    def run(self) -> None:
         """The clip sound's thread: decode, resample and hand over each piece on time."""
         try:
             container = av.open(str(self._path))
@@ -73,15 +63,15 @@ class ClipSound:
     def _wait_until(self, at: float) -> bool:
         """Wait until the picture is `LEAD_SECONDS` short of `at` s into the clip; False once
         stopped."""
-        while not self._stopping.is_set():
+        while not self.stopping.is_set():
             position = self._position()
             if position is None:
-                self._stopping.wait(PAUSED_LOOK_SECONDS)
+                self.stopping.wait(PAUSED_LOOK_SECONDS)
                 continue
             wait = at - LEAD_SECONDS - position
             if wait <= 0:
                 return True
-            self._stopping.wait(min(wait, PAUSED_LOOK_SECONDS))
+            self.stopping.wait(min(wait, PAUSED_LOOK_SECONDS))
         return False
 
     def _behind(self, end: float) -> bool:

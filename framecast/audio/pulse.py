@@ -17,14 +17,13 @@ from dataclasses import dataclass
 
 import pasimple
 
-from ..supervise import SupervisedThread
+from ..supervise import Worker
 from .pcm import CAPTURE_BYTES, CHANNELS, RATE
 
 log = logging.getLogger(__name__)
 
 FIRST_RETRY_SECONDS = 0.5
 MAX_RETRY_SECONDS = 5.0
-STOP_SECONDS = 1.0
 LIST_TIMEOUT_SECONDS = 1.0
 DEFAULT_DEVICES = {"system": "@DEFAULT_MONITOR@", "mic": "@DEFAULT_SOURCE@"}
 """PulseAudio's own names for the default output's monitor and the default input."""
@@ -56,20 +55,20 @@ Sink = Callable[[bytes], None]
 """Takes each captured block (on the capture thread)."""
 
 
-class DeviceCapture:
+class DeviceCapture(Worker):
     """The capture thread of one device.
 
-    `attach` and `detach` are called by the channels' mixing threads; the capture's own thread
-    runs `_run`; `error` is read by anyone.
+    `attach` and `detach` are called by the channels' mixing threads, `start` and `stop` by
+    those of its first and last channel (through `DeviceCaptures`); the capture's own thread
+    runs `run`; `error` is read by anyone.
     """
 
     def __init__(self, device: Device) -> None:
+        super().__init__(f"audio-{device.role}")
         self.device = device
         self._lock = threading.Lock()
         self._sinks: dict[int, Sink] = {}
         self._error: str | None = None
-        self._stopping = threading.Event()
-        self._thread = SupervisedThread(f"audio-{device.role}", self._run)
 
     @property
     def error(self) -> str | None:
@@ -86,18 +85,10 @@ class DeviceCapture:
             self._sinks.pop(id(owner), None)
             return not self._sinks
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if not self._thread.join(STOP_SECONDS):
-            log.warning("Sound: the capture of %s did not stop in time", self.device.describe())
-
-    def _run(self) -> None:
+    def run(self) -> None:
         """The capture thread: open the device, hand each block to every sink, retry on loss."""
         retry = FIRST_RETRY_SECONDS
-        while not self._stopping.is_set():
+        while not self.stopping.is_set():
             try:
                 stream = pasimple.PaSimple(
                     pasimple.PA_STREAM_RECORD,
@@ -112,13 +103,13 @@ class DeviceCapture:
                 )
             except pasimple.PaSimpleError as error:
                 self._failed(self._explain(error), retry)
-                self._stopping.wait(retry)
+                self.stopping.wait(retry)
                 retry = min(retry * 2, MAX_RETRY_SECONDS)
                 continue
             retry = FIRST_RETRY_SECONDS
             self._opened()
             try:
-                while not self._stopping.is_set():
+                while not self.stopping.is_set():
                     block = stream.read(CAPTURE_BYTES)
                     with self._lock:
                         sinks = list(self._sinks.values())

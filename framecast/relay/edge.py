@@ -21,8 +21,6 @@ from .subscriber import FrameSubscriber
 
 log = logging.getLogger(__name__)
 
-STOP_SECONDS = 1.0
-
 
 class Edge:
     """Built, started and stopped by the server's main thread; `status` and `health` are read
@@ -52,8 +50,8 @@ class Edge:
 
     def stop(self) -> None:
         self.channels.close()
-        self._frames.stop(STOP_SECONDS)
-        self._beat.stop(STOP_SECONDS)
+        self._frames.stop()
+        self._beat.stop()
 
     def status(self) -> dict[str, Any]:
         """The origin's status as last read, with this edge's own part under `edge`."""

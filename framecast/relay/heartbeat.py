@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 
-from ..supervise import SupervisedThread
+from ..supervise import STOP_SECONDS, Worker
 from .edge_channels import EdgeChannels
 from .link import BEAT_SECONDS, CONTROL, CONTROL_KEPT, EDGES, OnceLog, append
 from .remote import RemoteSettings
@@ -20,8 +20,9 @@ from .remote import RemoteSettings
 log = logging.getLogger(__name__)
 
 
-class EdgeBeat:
-    """`start`, `wake` (any thread) and `stop` are called by the edge."""
+class EdgeBeat(Worker):
+    """`start`, `wake` (any thread) and `stop` are called by the edge; `run` runs on the beat
+    thread."""
 
     def __init__(
         self,
@@ -31,34 +32,31 @@ class EdgeBeat:
         remote: RemoteSettings,
         channels: EdgeChannels,
     ) -> None:
+        super().__init__("edge-beat")
         self.edge_id = edge_id
         self._address = address
         self._client = client
         self._remote = remote
         self._channels = channels
-        self._stopping = threading.Event()
         self._due = threading.Event()
         self._beats = 0
         self._wants: list[str] = []
         self.stale = False
         self.link = OnceLog("The edge")
-        self._thread = SupervisedThread("edge-beat", self._run)
-
-    def start(self) -> None:
-        self._thread.start()
 
     def wake(self) -> None:
-        """A channel's demand changed here: tell the origin now, not at the next beat."""
+        """A channel's demand changed here: tell the origin now, not at the next beat. Also
+        ends the beat's sleep when the edge stops it."""
         self._due.set()
 
-    def stop(self, timeout: float) -> None:
-        self._stopping.set()
-        self._due.set()
-        self._thread.join(timeout)
+    def stop(self, timeout: float = STOP_SECONDS) -> bool:
+        """Stop beating, then take this edge off Redis's list of edges."""
+        stopped = super().stop(timeout)
         try:
             self._client.hdel(EDGES, self.edge_id)
         except redis.RedisError as error:
             log.info("Could not take this edge off Redis's list: %s", error)
+        return stopped
 
     def heartbeat(self) -> dict[str, Any]:
         """What the origin's `/status` says of this edge."""
@@ -73,8 +71,8 @@ class EdgeBeat:
             "beat": self._beats,
         }
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
+    def run(self) -> None:
+        while not self.stopping.is_set():
             try:
                 self._beat()
                 self.link.back()

@@ -23,7 +23,7 @@ import redis
 from ..config import Settings
 from ..hub import FrameHub
 from ..shows.registry import ShowRegistry
-from ..supervise import SupervisedThread
+from ..supervise import Worker
 from . import settings_wire
 from .claim import OriginClaim
 from .link import (
@@ -42,7 +42,6 @@ from .publisher import ChannelPublisher
 
 log = logging.getLogger(__name__)
 
-STOP_SECONDS = 1.0
 STATUS_TTL_SECONDS = 30
 EDGE_FRESH_SECONDS = 3.0
 """An edge whose heartbeat has not changed for this long no longer holds demand here."""
@@ -58,6 +57,26 @@ class _Edge:
         self.raw = raw
         self.seen = seen
         self.info: dict[str, Any] = json.loads(raw)
+
+
+class _OriginThread(Worker):
+    """One of the origin's two threads (beat, control), running a loop of the origin's."""
+
+    def __init__(
+        self,
+        name: str,
+        loop: Callable[[threading.Event], None],
+        wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        super().__init__(name)
+        self._loop = loop
+        self._wake = wake
+
+    def wake(self) -> None:
+        self._wake()
+
+    def run(self) -> None:
+        self._loop(self.stopping)
 
 
 class Origin:
@@ -81,13 +100,12 @@ class Origin:
         self._publishers: dict[str, ChannelPublisher] = {}
         self._edges: dict[str, _Edge] = {}
         self._held: dict[str, tuple[FrameHub, contextlib.AbstractContextManager[None]]] = {}
-        self._stopping = threading.Event()
         self._beat_due = threading.Event()
         self._beat_link = OnceLog("The origin")
         self._control_link = OnceLog("The origin's control reader")
         self._lost_claim = False
-        self._beat = SupervisedThread("origin-beat", self._beat_loop)
-        self._control = SupervisedThread("origin-control", self._control_loop)
+        self._beat = _OriginThread("origin-beat", self._beat_loop, self._beat_due.set)
+        self._control = _OriginThread("origin-control", self._control_loop)
 
     # --- owner ------------------------------------------------------------------------------
 
@@ -102,14 +120,14 @@ class Origin:
         self._beat_due.set()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._beat_due.set()
-        self._beat.join(STOP_SECONDS)
-        self._control.join(STOP_SECONDS)
+        # Told first, not once the beat has ended: its read of Redis blocks for up to a second.
+        self._control.stopping.set()
+        self._beat.stop()
+        self._control.stop()
         with self._lock:
             publishers = list(self._publishers.values())
         for publisher in publishers:
-            publisher.stop(STOP_SECONDS)
+            publisher.stop()
         self._hold(set())
         with contextlib.suppress(redis.RedisError):
             self._claim.release()
@@ -127,7 +145,7 @@ class Origin:
                 del self._publishers[publisher.channel]
             started = [self._publishers[name] for name in added]
         for publisher in removed:
-            publisher.stop(STOP_SECONDS)
+            publisher.stop()
         for publisher in started:
             publisher.start()
 
@@ -167,8 +185,8 @@ class Origin:
 
     # --- beat thread ------------------------------------------------------------------------
 
-    def _beat_loop(self) -> None:
-        while not self._stopping.is_set():
+    def _beat_loop(self, stopping: threading.Event) -> None:
+        while not stopping.is_set():
             try:
                 self._publish_state()
                 self._beat_link.back()
@@ -193,9 +211,9 @@ class Origin:
 
     # --- control thread ---------------------------------------------------------------------
 
-    def _control_loop(self) -> None:
+    def _control_loop(self, stopping: threading.Event) -> None:
         last: bytes | str | None = None
-        while not self._stopping.is_set():
+        while not stopping.is_set():
             try:
                 if last is None:
                     entry = newest(self._client, CONTROL)
@@ -210,7 +228,7 @@ class Origin:
             except redis.RedisError as error:
                 self._control_link.lost(error)
                 last = None
-                self._stopping.wait(BEAT_SECONDS)
+                stopping.wait(BEAT_SECONDS)
 
     def _obey(self, fields: dict[bytes, bytes]) -> None:
         kind = fields.get(b"kind", b"").decode(errors="replace")

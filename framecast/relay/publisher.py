@@ -9,13 +9,12 @@ a slow Redis costs skipped frames, never a stalled show.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 import redis
 
 from ..hub import Frame, FrameHub
-from ..supervise import SupervisedThread
+from ..supervise import Worker
 from . import wire
 from .link import FRAMES_KEPT, BulkLimit, OnceLog, append, frames_key
 
@@ -28,8 +27,8 @@ FIRST_RETRY_SECONDS = 0.1
 MAX_RETRY_SECONDS = 2.0
 
 
-class ChannelPublisher:
-    """`start` and `stop` are called by the origin; the loop runs on its own thread."""
+class ChannelPublisher(Worker):
+    """`start` and `stop` are called by the origin; `run` runs on the publisher's own thread."""
 
     def __init__(
         self,
@@ -38,32 +37,24 @@ class ChannelPublisher:
         hub: Callable[[], FrameHub | None],
         limit: BulkLimit,
     ) -> None:
+        super().__init__(f"publish-{channel}")
         self.channel = channel
         self._client = client
         self._hub = hub
         self._limit = limit
         self._key = frames_key(channel)
-        self._stopping = threading.Event()
         self._link = OnceLog(f"Channel {channel}'s publisher")
         self.published = 0
         self.skipped = 0
-        self._thread = SupervisedThread(f"publish-{channel}", self._run)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float) -> None:
-        self._stopping.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
+    def run(self) -> None:
         hub: FrameHub | None = None
         sent = 0
         retry = FIRST_RETRY_SECONDS
-        while not self._stopping.is_set():
+        while not self.stopping.is_set():
             now = self._hub()
             if now is None or now.closed:
-                self._stopping.wait(WAIT_SECONDS)
+                self.stopping.wait(WAIT_SECONDS)
                 continue
             if now is not hub:
                 hub, sent = now, 0
@@ -78,7 +69,7 @@ class ChannelPublisher:
                 retry = FIRST_RETRY_SECONDS
             except redis.RedisError as error:
                 self._link.lost(error)
-                self._stopping.wait(retry)
+                self.stopping.wait(retry)
                 retry = min(MAX_RETRY_SECONDS, retry * 2)
 
     def _restore(self, hub: FrameHub) -> None:

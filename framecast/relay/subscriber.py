@@ -9,13 +9,12 @@ last one to the hub; on (re)connecting, and after a reply that came long after i
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
 import redis
 
-from ..supervise import SupervisedThread
+from ..supervise import Worker
 from . import wire
 from .edge_channels import EdgeChannels
 from .link import OnceLog, channel_of_key, frames_key, newest, read_streams
@@ -30,8 +29,8 @@ FIRST_RETRY_SECONDS = 0.1
 MAX_RETRY_SECONDS = 5.0
 
 
-class FrameSubscriber:
-    """`start` and `stop` are called by the edge; the loop runs on its own thread."""
+class FrameSubscriber(Worker):
+    """`start` and `stop` are called by the edge; `run` runs on the reader's own thread."""
 
     def __init__(
         self,
@@ -40,28 +39,20 @@ class FrameSubscriber:
         channels: EdgeChannels,
         heard: Callable[[], None],
     ) -> None:
+        super().__init__("edge-frames")
         self._client = client
         self._names = names
         self._channels = channels
         self._heard = heard
-        self._stopping = threading.Event()
         self.link = OnceLog("The edge's frame reader")
         self._delivered: dict[str, bytes] = {}
         """The id of the entry each channel's hub has, so a re-read of the newest entry does
         not send TVs the same frame again."""
-        self._thread = SupervisedThread("edge-frames", self._run)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float) -> None:
-        self._stopping.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
+    def run(self) -> None:
         positions: dict[str, bytes | str] = {}
         retry = FIRST_RETRY_SECONDS
-        while not self._stopping.is_set():
+        while not self.stopping.is_set():
             try:
                 self._read(positions)
                 self.link.back()
@@ -69,7 +60,7 @@ class FrameSubscriber:
             except redis.RedisError as error:
                 self.link.lost(error)
                 positions.clear()
-                self._stopping.wait(retry)
+                self.stopping.wait(retry)
                 retry = min(MAX_RETRY_SECONDS, retry * 2)
 
     def _read(self, positions: dict[str, bytes | str]) -> None:

@@ -22,11 +22,10 @@ from typing import Literal
 
 from ..checks import MAX_FPS, Region
 from ..config import ScreenSettings
-from ..supervise import SupervisedThread
+from ..supervise import STOP_SECONDS, Worker
 from .grab import Grab, ScreenError, ScreenGrabber, same_from
 
 RETRY_SECONDS = 1.0
-STOP_SECONDS = 1.0
 
 FeedKey = tuple[int | str, Region | None]
 """The monitor and region a feed grabs."""
@@ -44,26 +43,25 @@ class Look:
     error: str | None = None
 
 
-class ScreenFeed:
+class ScreenFeed(Worker):
     """The grabbing thread of one area, running while any channel is attached.
 
     `attach`, `detach`, `wait` and `latest` are called by the channels' capture threads, `start`
     and `stop` by the one that attaches first and detaches last; the feed's own thread calls
-    `_run`.
+    `run`.
     """
 
     def __init__(self, key: FeedKey) -> None:
+        super().__init__(f"screen-feed-{key[0]}")
         self.key = key
         self._cond = threading.Condition()
         self._rates: dict[int, float] = {}
         self._look = Look(0, None, 0)
-        self._stopping = False
         # Written to when the feed's thread should look at its rates again or stop: it may be
         # asleep in select on the X connection, where a condition cannot reach it.
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
-        self._thread = SupervisedThread(f"screen-feed-{key[0]}", self._run)
 
     @property
     def channels(self) -> int:
@@ -88,7 +86,7 @@ class ScreenFeed:
         """The first look after `after_tick`, or None after `timeout` s."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._look.tick <= after_tick and not self._stopping:
+            while self._look.tick <= after_tick and not self.stopping.is_set():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
@@ -100,17 +98,20 @@ class ScreenFeed:
         with self._cond:
             return self._look
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        self._poke()
-        if self._thread.join(STOP_SECONDS):
+    def stop(self, timeout: float = STOP_SECONDS) -> bool:
+        """Stop the thread; the wake-up pipe is closed only once it has ended, as until then it
+        may still read it."""
+        stopped = super().stop(timeout)
+        if stopped:
             os.close(self._wake_read)
             os.close(self._wake_write)
+        return stopped
+
+    def wake(self) -> None:
+        """Ends the channels' `wait` and the feed thread's sleep."""
+        with self._cond:
+            self._cond.notify_all()
+        self._poke()
 
     def _poke(self) -> None:
         """Wakes the feed's thread; a full pipe already will."""
@@ -122,7 +123,7 @@ class ScreenFeed:
             self._look = Look(self._look.tick + 1, grab, version, error)
             self._cond.notify_all()
 
-    def _run(self) -> None:
+    def run(self) -> None:
         """The feed's thread: look at the fastest rate asked and whenever drawing is reported,
         note whether anything changed."""
         grabber = ScreenGrabber()
@@ -131,7 +132,7 @@ class ScreenFeed:
         version = self._look.version
         drawn_at = -math.inf
         try:
-            while not self._stopping:
+            while not self.stopping.is_set():
                 try:
                     grab = grabber.grab(settings)
                 except ScreenError as error:
@@ -165,7 +166,7 @@ class ScreenFeed:
         """Sleeps until `until`, or until poked (stopping, or the rates changed); from
         `eager_at` on, with a `grabber`, also until the X server reports drawing. Says which
         woke it (feed's thread)."""
-        while not self._stopping:
+        while not self.stopping.is_set():
             now = time.monotonic()
             if now >= until:
                 return "due"

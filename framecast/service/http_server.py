@@ -18,7 +18,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 from ..config import Settings
 from ..logtext import printable
-from ..supervise import SupervisedThread
+from ..supervise import Worker
 from ..web.access import OncePerMinute
 from .pool import HandlerPool
 
@@ -31,7 +31,7 @@ HIDDEN = "(hidden)"
 _SECRET_IN_TEXT = re.compile(r"(?i)(token=|bearer\s+)[^&\s'\"]*")
 
 
-class HeaderDeadline:
+class HeaderDeadline(Worker):
     """Hangs up on connections that take too long to send their request head.
 
     One thread for all connections, owned by `_serve`; handlers call `watch` and `done` on their
@@ -39,11 +39,10 @@ class HeaderDeadline:
     """
 
     def __init__(self, seconds: float = HEADER_DEADLINE_SECONDS) -> None:
+        super().__init__("header-deadline")
         self._seconds = seconds
         self._lock = threading.Lock()
         self._waiting: dict[socket.socket, float] = {}
-        self._stop = threading.Event()
-        self._thread = SupervisedThread("header-deadline", self._run)
 
     def watch(self, sock: socket.socket) -> None:
         with self._lock:
@@ -53,15 +52,8 @@ class HeaderDeadline:
         with self._lock:
             self._waiting.pop(sock, None)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
+    def run(self) -> None:
+        while not self.stopping.wait(1.0):
             now = time.monotonic()
             with self._lock:
                 late = [sock for sock, deadline in self._waiting.items() if deadline < now]

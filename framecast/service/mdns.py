@@ -16,7 +16,7 @@ import threading
 from zeroconf import DNSQuestionType, ServiceInfo, Zeroconf
 from zeroconf._services.info import AddressResolver
 
-from ..supervise import SupervisedThread
+from ..supervise import Worker
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +25,9 @@ MDNS_GROUP = "224.0.0.251"
 RESOLVE_MS = 3000
 """How long to listen for another machine answering for a name before taking it."""
 MAX_SUFFIX = 20
-STOP_SECONDS = 1.0
 
 
-class Announcer:
+class Announcer(Worker):
     """Announces `name`.local on `addresses` (IPv4) for `port`.
 
     `start` and `stop` are called by the server's main thread; the announcing itself runs on
@@ -36,29 +35,26 @@ class Announcer:
     """
 
     def __init__(self, name: str, port: int, addresses: list[str]) -> None:
+        super().__init__("mdns")
         self._name = name
         self._port = port
         self._addresses = addresses
         self._zeroconf: Zeroconf | None = None
         self._lock = threading.Lock()
-        self._stopping = False
         self.host: str | None = None
         """The name announced, once it is: "framecast.local" or "framecast-2.local"."""
-        self._thread = SupervisedThread("mdns", self._announce)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
+    def wake(self) -> None:
+        """Called by `stop`: says goodbye on the network and closes zeroconf, which ends the
+        announcer's wait for answers; a thread that has not handed its zeroconf over yet sees
+        `stopping` and closes its own."""
         with self._lock:
-            self._stopping = True
             zeroconf, self._zeroconf = self._zeroconf, None
         if zeroconf is not None:
             zeroconf.unregister_all_services()
             zeroconf.close()
-        self._thread.join(STOP_SECONDS)
 
-    def _announce(self) -> None:
+    def run(self) -> None:
         """The announcer's thread: find a free name, register the service under it."""
         try:
             _multicast_route()
@@ -67,7 +63,7 @@ class Announcer:
             self._cannot(error)
             return
         with self._lock:
-            if self._stopping:
+            if self.stopping.is_set():
                 zeroconf.close()
                 return
             self._zeroconf = zeroconf

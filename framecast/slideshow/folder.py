@@ -10,10 +10,11 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from ..supervise import STOP_SECONDS
 from . import scan
 from .ordering import Rotation, Slide
 from .schedule import SCHEDULE_FILE, Schedule, ScheduleError
-from .watch import STOP_SECONDS, FolderWatch
+from .watch import FolderWatch
 
 log = logging.getLogger(__name__)
 

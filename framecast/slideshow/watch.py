@@ -25,7 +25,7 @@ from pathlib import Path
 from ..logtext import printable
 from ..render.imaging import UnreadableImage
 from ..render.kinds import Probe, probe_file
-from ..supervise import ErrorLog, SupervisedThread
+from ..supervise import STOP_SECONDS, ErrorLog, Worker
 from . import scan
 from .events import FolderEvents
 from .ordering import Slide, natural_key
@@ -46,7 +46,6 @@ IDLE_RESCAN_SECONDS = 300.0
 """The safety-net rescan of a folder whose show nobody watches: its events still come, and
 twenty channels' rescans every 30 s showed in what unwatched channels cost (docs/benchmarks.md)."""
 MISSING_POLL_SECONDS = 0.5
-STOP_SECONDS = 1.0
 
 
 @dataclass
@@ -57,7 +56,7 @@ class _Pending:
     announce: bool = True
 
 
-class FolderWatch:
+class FolderWatch(Worker):
     """The complete, readable slides of one folder, kept current by a worker thread and a
     watchdog observer.
 
@@ -77,6 +76,8 @@ class FolderWatch:
         on_arrival: Callable[[Path], None],
         on_schedule: Callable[[], None],
     ) -> None:
+        errors = ErrorLog()
+        super().__init__("folder-watch", errors)
         self.folder = folder
         self.recursive = recursive
         self.follow_symlinks = follow_symlinks
@@ -87,7 +88,7 @@ class FolderWatch:
         self._watched: tuple[int, int] | None = None
         """The device and inode of the folder the observer watches: a watch follows the folder
         it was set on when that is renamed, not the path."""
-        self._errors = ErrorLog()
+        self._error_log = errors
         self._cond = threading.Condition()
         self._slides: dict[Path, Slide] = {}
         self._skipped: dict[Path, tuple[tuple[int, int], str]] = {}
@@ -98,22 +99,19 @@ class FolderWatch:
         self._folder_exists: bool | None = None
         self._settle = SETTLE_SECONDS
         self._next_scan = 0.0
-        self._stopping = False
-        self._thread = SupervisedThread("folder-watch", self._run, self._errors)
 
     # --- owner ---------------------------------------------------------------------------
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = STOP_SECONDS) -> None:
+    def stop(self, timeout: float = STOP_SECONDS) -> bool:
         """End the worker and the watches, each wait bounded by `timeout` (called by the owner)."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if not self._thread.join(timeout):
-            log.warning("The folder watcher did not stop within %g s; leaving it", timeout)
+        stopped = super().stop(timeout)
         self._unwatch(timeout)
+        return stopped
+
+    def wake(self) -> None:
+        """Ends the worker thread's wait for a file or a rescan that is due."""
+        with self._cond:
+            self._cond.notify_all()
 
     # --- producer --------------------------------------------------------------------------
 
@@ -189,19 +187,19 @@ class FolderWatch:
 
     # --- worker thread ---------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def run(self) -> None:
         """The worker thread. Whatever a file makes it raise only gets that file skipped, and an
         unexpected error is logged and the loop goes on: a dead thread would freeze the show."""
         while True:
             with self._cond:
-                while not self._stopping:
+                while not self.stopping.is_set():
                     now = time.monotonic()
                     due = [p for p, item in self._pending.items() if item.due <= now]
                     if due or now >= self._next_scan:
                         break
                     wake = min([i.due for i in self._pending.values()] + [self._next_scan])
                     self._cond.wait(wake - now)
-                if self._stopping:
+                if self.stopping.is_set():
                     return
                 work = [(p, self._pending.pop(p)) for p in due]
             if time.monotonic() >= self._next_scan:
@@ -213,7 +211,7 @@ class FolderWatch:
         try:
             self._rescan()
         except Exception as error:
-            self._errors.report("the folder watcher (rescanning)", error)
+            self._error_log.report("the folder watcher (rescanning)", error)
             with self._cond:
                 self._next_scan = time.monotonic() + self._rescan_every()
 
@@ -225,7 +223,7 @@ class FolderWatch:
             self._examine(path, item)
         except Exception as error:
             name = self._name(path)
-            self._errors.report("the folder watcher (examining a file)", error)
+            self._error_log.report("the folder watcher (examining a file)", error)
             try:
                 info = path.stat()
                 signature = (info.st_mtime_ns, info.st_size)

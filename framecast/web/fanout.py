@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 
 from ..hub import Frame, FrameHub
-from ..supervise import SupervisedThread
+from ..supervise import Worker
 from . import mjpeg
 from .viewers import Viewer
 
@@ -31,7 +31,6 @@ QUICK_WRITE_SECONDS = 0.02
 QUICK_WRITES_FOR_LARGE = 30
 IDLE_WAKE_SECONDS = 1.0
 WAKE_READ_BYTES = 4096
-STOP_SECONDS = 1.0
 
 
 class SendBuffer:
@@ -224,6 +223,22 @@ class FanOutStream:
         self._resend_at = now + keepalive
 
 
+class _FanOutThread(Worker):
+    """One run of the fan-out thread, from the first stream in to the last out. Each run has a
+    `stopping` of its own: a run that outlived its stop must not see it cleared by the next."""
+
+    def __init__(self, loop: Callable[[threading.Event], None], wake: Callable[[], None]) -> None:
+        super().__init__("stream-fanout")
+        self._loop = loop
+        self._wake = wake
+
+    def wake(self) -> None:
+        self._wake()
+
+    def run(self) -> None:
+        self._loop(self.stopping)
+
+
 class FanOut:
     """Writes every stream's frames on one thread, started with the first stream and stopped
     (and joined) by the HTTP thread whose stream was the last to leave.
@@ -243,8 +258,7 @@ class FanOut:
             end.setblocking(False)
         weakref.finalize(self, _close, self._selector, self._woken, self._waker)
         self._selector.register(self._woken, selectors.EVENT_READ)
-        self._thread: SupervisedThread | None = None
-        self._stop = threading.Event()
+        self._thread: _FanOutThread | None = None
 
     def add(self, stream: FanOutStream) -> None:
         """Start sending `stream` its hub's frames."""
@@ -252,9 +266,7 @@ class FanOut:
             self._streams[stream.fd] = stream
             self._hear(stream.hub)
             if self._thread is None:
-                stop = threading.Event()
-                self._stop = stop
-                self._thread = SupervisedThread("stream-fanout", lambda: self._run(stop))
+                self._thread = _FanOutThread(self._run, self._wake_up)
                 self._thread.start()
         self._wake_up()
 
@@ -267,16 +279,16 @@ class FanOut:
 
     def remove(self, stream: FanOutStream) -> None:
         """Stop writing to `stream` (its HTTP thread closes the socket next); the last stream
-        out stops the thread and waits for it."""
+        out stops the thread and waits for it. Its run is told under the lock, so it steps no
+        stream once the lock is free, not even one of the next run's."""
         with self._lock:
             self._forget(stream)
             thread = None
             if not self._streams and self._thread is not None:
                 thread, self._thread = self._thread, None
-                self._stop.set()
+                thread.stopping.set()
         if thread is not None:
-            self._wake_up()
-            thread.join(STOP_SECONDS)
+            thread.stop()
 
     def _hear(self, hub: FrameHub) -> None:
         if hub not in self._hubs:
