@@ -17,9 +17,8 @@ from urllib.parse import quote
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 from ..config import Settings
-from ..logtext import printable
+from ..logtext import OncePerMinute, printable
 from ..supervise import Worker
-from ..web.access import OncePerMinute
 from .pool import HandlerPool
 
 log = logging.getLogger(__name__)

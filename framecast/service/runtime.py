@@ -24,8 +24,7 @@ from ..netinfo import main_url
 from ..relay.claim import OriginClaim
 from ..relay.origin import Origin
 from ..shows.registry import ShowRegistry
-from ..web import create_app
-from ..web.admin import AdminParts
+from ..web import AdminParts, create_app
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +57,8 @@ class Framecast:
             self.sound.clip_sink,
         )
         self.watcher = ConfigWatcher(config_path, settings, self._apply)
+        self._instance = secrets.token_hex(8)
+        """This process's id, in `/status` and in snapshot ETags."""
         self.app: Flask = create_app(
             self.shows,
             self.status,
@@ -66,9 +67,9 @@ class Framecast:
             self.screenshots,
             AdminParts(self.announcements, lambda: main_url(host, port)),
             self.sound,
+            self._instance,
         )
         self._started = time.monotonic()
-        self._instance = secrets.token_hex(8)
         self.origin = (
             None
             if claim is None

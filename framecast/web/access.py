@@ -8,22 +8,18 @@ import base64
 import hashlib
 import hmac
 import logging
-import math
 import re
-import threading
-import time
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, jsonify, request
+from flask import Blueprint, Response, request
 
-from ..config import Settings
 from ..logtext import printable
 from ..netinfo import is_ip_literal, machine_names, split_host
+from .context import client_address, web
+from .responses import refusal
 
 log = logging.getLogger(__name__)
 
-NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate", "Pragma": "no-cache"}
 OPEN_PATHS = {"/healthz", "/player.js", "/favicon.ico"}
 ADMIN_PAGES = {"/admin", "/admin.js", "/admin.css"}
 """Paths served without the token: health checks, the page's script (public code), and the
@@ -33,24 +29,6 @@ CONTROL_HEADER = "X-Framecast"
 """A header no browser sends across sites without asking first (a CORS preflight, which this
 server never grants), so a page elsewhere cannot drive the show."""
 DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class OncePerMinute:
-    """Rate-limits a log line per key (an address), so a flood cannot flood the log."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._last: dict[str, float] = {}
-
-    def __call__(self, key: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last.get(key, -math.inf) < 60:
-                return False
-            if len(self._last) > 10_000:
-                self._last = {k: t for k, t in self._last.items() if now - t < 60}
-            self._last[key] = now
-            return True
 
 
 def content_security_policy(page: bytes) -> str:
@@ -65,102 +43,109 @@ def content_security_policy(page: bytes) -> str:
     )
 
 
-def install_guards(
-    app: Flask, settings: Callable[[], Settings], log_refusal: OncePerMinute
-) -> None:
-    """Check the host, the token and the site of every request to `app`, in that order."""
+guards = Blueprint("guards", __name__)
+"""Checks the host, the token and the site of every request to the app, in that order."""
 
-    @app.before_request
-    def check_host() -> Response | None:
-        """Refuse a `Host` that is not this machine: a page whose name was made to resolve to
-        this address (DNS rebinding) must not read the status or the snapshots."""
-        header = request.headers.get("Host")
-        if header is None or request.path == "/healthz":
-            return None
-        name = split_host(header)[0]
-        server = settings().server
-        allowed = server.allowed_hosts
-        if (
-            name == "localhost"
-            or is_ip_literal(name)
-            or name in (machine_names() if allowed is None else allowed)
-            or _announced(name, server.name)
-        ):
-            return None
-        shown = printable(name, 100)
-        address = request.remote_addr or "?"
-        # Per host, and one name a minute per address: a client making up names cannot flood.
-        if log_refusal(f"host {name[:100]}") and log_refusal(f"hosts from {address}"):
-            log.warning(
-                "Refused requests for host %s from %s: not a name of this machine "
-                "(add it to [server] allowed_hosts if it is one)",
-                shown,
-                address,
-            )
-        return refusal(
-            400,
-            f"{shown} is not a name of this server: use its address, "
-            "or add the name to [server] allowed_hosts in config.toml",
+
+def bearer_token(header: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None for any other header."""
+    if not header.startswith("Bearer "):
+        return None
+    return header.removeprefix("Bearer ").strip()
+
+
+@guards.before_app_request
+def check_host() -> Response | None:
+    """Refuse a `Host` that is not this machine: a page whose name was made to resolve to
+    this address (DNS rebinding) must not read the status or the snapshots."""
+    header = request.headers.get("Host")
+    if header is None or request.path == "/healthz":
+        return None
+    name = split_host(header)[0]
+    server = web().settings().server
+    allowed = server.allowed_hosts
+    if (
+        name == "localhost"
+        or is_ip_literal(name)
+        or name in (machine_names() if allowed is None else allowed)
+        or _announced(name, server.name)
+    ):
+        return None
+    shown = printable(name, 100)
+    address = client_address()
+    # Per host, and one name a minute per address: a client making up names cannot flood.
+    if web().log_refusal(f"host {name[:100]}") and web().log_refusal(f"hosts from {address}"):
+        log.warning(
+            "Refused requests for host %s from %s: not a name of this machine "
+            "(add it to [server] allowed_hosts if it is one)",
+            shown,
+            address,
         )
+    return refusal(
+        400,
+        f"{shown} is not a name of this server: use its address, "
+        "or add the name to [server] allowed_hosts in config.toml",
+    )
 
-    @app.before_request
-    def check_token() -> Response | None:
-        token = settings().server.token
-        if token is None or request.path in OPEN_PATHS or is_admin_path(request.path):
-            return None
+
+@guards.before_app_request
+def check_token() -> Response | None:
+    token = web().settings().server.token
+    if token is None or request.path in OPEN_PATHS or is_admin_path(request.path):
+        return None
+    given = bearer_token(request.headers.get("Authorization", ""))
+    if given is None:
         given = request.args.get("token", "")
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
-            given = header.removeprefix("Bearer ").strip()
-        if hmac.compare_digest(given.encode(), token.encode()):
-            return None
-        address = request.remote_addr or "?"
-        if log_refusal(f"token {address}"):
-            log.warning(
-                "Refused %s %s from %s: missing or wrong token",
-                request.method,
-                request.path,
-                address,
-            )
-        response = refusal(401, "a valid token is needed: add ?token=... to the address")
-        response.headers["WWW-Authenticate"] = "Bearer"
-        return response
+    if hmac.compare_digest(given.encode(), token.encode()):
+        return None
+    address = client_address()
+    if web().log_refusal(f"token {address}"):
+        log.warning(
+            "Refused %s %s from %s: missing or wrong token",
+            request.method,
+            request.path,
+            address,
+        )
+    response = refusal(401, "a valid token is needed: add ?token=... to the address")
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response
 
-    @app.before_request
-    def check_same_site() -> Response | None:
-        """Refuse a state-changing request that a page on another site could have made: one
-        that names another site in Origin (or Referer), or is a plain form post. A form post
-        needs no CORS preflight; a JSON body or a custom header does, and is never granted."""
-        if request.method not in STATE_CHANGING or request.routing_exception is not None:
-            return None
-        origin = request.headers.get("Origin")
-        source = "Origin" if origin is not None else "Referer"
-        page = origin if origin is not None else request.headers.get("Referer")
-        if page is not None and not _same_host(page, request.headers.get("Host", "")):
-            problem = f"sent from a page on {printable(page, 100)} ({source})"
-            error = "refused: this request came from a page on another site"
-        elif not (
-            request.mimetype == "application/json"
-            or CONTROL_HEADER in request.headers
-            or "Authorization" in request.headers
-        ):
-            problem = f"neither a JSON body nor the {CONTROL_HEADER} header"
-            error = (
-                f"send the header {CONTROL_HEADER}: 1 (or a JSON body), so that pages on "
-                "other sites cannot do this"
-            )
-        else:
-            return None
-        address = request.remote_addr or "?"
-        if log_refusal(f"site {address}"):
-            log.warning(
-                "Refused %s %s from %s: %s",
-                request.method,
-                printable(request.path, 100),
-                address,
-                problem,
-            )
-        return refusal(403, error)
+
+@guards.before_app_request
+def check_same_site() -> Response | None:
+    """Refuse a state-changing request that a page on another site could have made: one
+    that names another site in Origin (or Referer), or is a plain form post. A form post
+    needs no CORS preflight; a JSON body or a custom header does, and is never granted."""
+    if request.method not in STATE_CHANGING or request.routing_exception is not None:
+        return None
+    origin = request.headers.get("Origin")
+    source = "Origin" if origin is not None else "Referer"
+    page = origin if origin is not None else request.headers.get("Referer")
+    if page is not None and not _same_host(page, request.headers.get("Host", "")):
+        problem = f"sent from a page on {printable(page, 100)} ({source})"
+        error = "refused: this request came from a page on another site"
+    elif not (
+        request.mimetype == "application/json"
+        or CONTROL_HEADER in request.headers
+        or "Authorization" in request.headers
+    ):
+        problem = f"neither a JSON body nor the {CONTROL_HEADER} header"
+        error = (
+            f"send the header {CONTROL_HEADER}: 1 (or a JSON body), so that pages on "
+            "other sites cannot do this"
+        )
+    else:
+        return None
+    address = client_address()
+    if web().log_refusal(f"site {address}"):
+        log.warning(
+            "Refused %s %s from %s: %s",
+            request.method,
+            printable(request.path, 100),
+            address,
+            problem,
+        )
+    return refusal(403, error)
 
 
 def _announced(host: str, name: str) -> bool:
@@ -172,13 +157,6 @@ def _announced(host: str, name: str) -> bool:
 def is_admin_path(path: str) -> bool:
     """The admin page and API check the admin token themselves; the view token opens neither."""
     return path in ADMIN_PAGES or path.startswith("/api/admin/")
-
-
-def refusal(status: int, error: str) -> Response:
-    response = jsonify(error=error)
-    response.status_code = status
-    response.headers.update(NO_STORE)
-    return response
 
 
 def _same_host(page: str, host_header: str) -> bool:

@@ -8,14 +8,20 @@ one that falls behind skips ahead (the hub's doing), one that stops reading is d
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import socket
 import struct
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any
+
+from flask import Blueprint, Response, abort, request
 
 from ..audio.audio_hub import AudioHub
 from ..audio.pcm import CHANNELS, FRAME_BYTES, RATE, SAMPLE_BYTES
+from .context import client_address, wanted_channel, web
+from .responses import refusal
+from .stream import STREAM_HEADERS
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +35,38 @@ UNKNOWN_SIZE = 0xFFFFFFFF
 """The RIFF and data sizes of an endless WAV: players read it as a stream of unknown length."""
 
 
-class SoundHubs(Protocol):
-    """What the web layer needs of the sound: a channel's hub in a format, and its status."""
-
-    def hub(self, channel: str, fmt: str) -> AudioHub | None: ...
-
-    def status(self, channel: str) -> dict[str, Any]: ...
+sound = Blueprint("sound", __name__)
 
 
+@sound.get("/audio.<fmt>")
+@sound.get("/c/<name>/audio.<fmt>")
+def audio(fmt: str, name: str | None = None) -> Response:
+    """A listener's sound: the channel's (or its TV's channel's) hub in `fmt`, while it lasts."""
+    context = web()
+    hubs = context.sound
+    channel, tv = wanted_channel(name)
+    if fmt not in MIMETYPES:
+        abort(404)
+    hub = hubs.hub(channel, fmt) if hubs is not None else None
+    if hub is None:
+        return refusal(404, f"channel {channel} has no sound ([audio] source)")
+    current = context.settings()
+    prepare_socket(
+        request.environ.get("werkzeug.socket"),
+        current.server.client_timeout,
+        bytes_per_second(fmt, current.audio.bitrate),
+    )
+
+    def still_on() -> bool:
+        now = context.channels.channel_of(tv) if tv is not None else channel
+        return hubs is not None and hubs.hub(now, fmt) is hub
+
+    head = wav_header() if fmt == "wav" else b""
+    body = audio_body(hub, head, still_on, client_address(), channel)
+    return Response(body, mimetype=MIMETYPES[fmt], headers=STREAM_HEADERS)
+
+
+@functools.cache
 def wav_header() -> bytes:
     """A canonical 44-byte PCM WAV header with sizes left unknown."""
     fmt = struct.pack(

@@ -11,18 +11,18 @@ from __future__ import annotations
 import base64
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from flask import Flask, Response, abort, jsonify, request
+from flask import Blueprint, Response, abort, jsonify, request
 
 from ..browser.engine import Format, PageError, PageRefused, Shot
 from ..browser.screenshot_service import IN_FLIGHT, Screenshot, ScreenshotService
-from ..config import Settings
 from ..render.imaging import UnreadableImage
 from ..render.shortcut import checked_url
-from .access import OncePerMinute, refusal
+from .context import client_address, web
+from .responses import refusal
 from .snapshot import BadParameter
 
 log = logging.getLogger(__name__)
@@ -80,84 +80,93 @@ def _flag(args: Mapping[str, Any], name: str) -> bool:
     raise BadParameter(name, "true or false")
 
 
-def add_screenshot_api(
-    app: Flask,
-    service: ScreenshotService,
-    settings: Callable[[], Settings],
-    log_refusal: OncePerMinute,
-) -> None:
-    """The API's two routes on `app`."""
+screenshots = Blueprint("screenshots", __name__)
 
-    def check_on() -> None:
-        if not settings().web.api:
-            abort(404)
 
-    def busy() -> Response:
-        address = request.remote_addr or "?"
-        if log_refusal(f"screenshots busy {address}"):
-            log.warning(
-                "Refused screenshots for %s: %d renderings already asked for", address, IN_FLIGHT
-            )
-        response = refusal(429, f"at most {IN_FLIGHT} renderings at once: retry later")
-        response.headers["Retry-After"] = str(math.ceil(settings().web.timeout))
-        return response
+@screenshots.before_request
+def check_on() -> None:
+    """The API is off (404) unless `[web] api = true`."""
+    if not web().settings().web.api:
+        abort(404)
 
-    def bad(error: BadParameter, index: int | None = None) -> Response:
-        body: dict[str, Any] = {
-            "error": str(error),
-            "parameter": error.name,
-            "allowed": error.allowed,
-        }
-        if index is not None:
-            body["index"] = index
-        response = jsonify(body)
-        response.status_code = 400
-        return response
 
-    @app.get("/api/screenshot")
-    def screenshot() -> Response:
-        check_on()
+def service() -> ScreenshotService:
+    made = web().screenshots
+    if made is None:
+        abort(404)
+    return made
+
+
+def busy() -> Response:
+    context = web()
+    address = client_address()
+    if context.log_refusal(f"screenshots busy {address}"):
+        log.warning(
+            "Refused screenshots for %s: %d renderings already asked for", address, IN_FLIGHT
+        )
+    response = refusal(429, f"at most {IN_FLIGHT} renderings at once: retry later")
+    response.headers["Retry-After"] = str(math.ceil(context.settings().web.timeout))
+    return response
+
+
+def bad(error: BadParameter, index: int | None = None) -> Response:
+    body: dict[str, Any] = {
+        "error": str(error),
+        "parameter": error.name,
+        "allowed": error.allowed,
+    }
+    if index is not None:
+        body["index"] = index
+    response = jsonify(body)
+    response.status_code = 400
+    return response
+
+
+@screenshots.get("/api/screenshot")
+def screenshot() -> Response:
+    renderer = service()
+    try:
+        shot = parse_shot(request.args)
+    except BadParameter as error:
+        return bad(error)
+    if not renderer.take(1):
+        return busy()
+    try:
+        made = renderer.shoot(shot)
+    except PageRefused as error:
+        return refusal(403, str(error))
+    except PageError as error:
+        return refusal(502, str(error))
+    finally:
+        renderer.give_back(1)
+    headers = _headers(made, web().settings().web.cache_seconds)
+    if made.etag in request.headers.get("If-None-Match", ""):
+        return Response(status=304, headers=headers)
+    return Response(made.data, mimetype=MIMETYPES[shot.format], headers=headers)
+
+
+@screenshots.post("/api/screenshots")
+def batch() -> Response:
+    renderer = service()
+    items = request.get_json(silent=True)
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
+        return bad(BadParameter("body", f"a JSON list of 1 to {MAX_BATCH} requests"))
+    shots = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            return bad(BadParameter("body", "each request a JSON object"), index)
         try:
-            shot = parse_shot(request.args)
+            shots.append(parse_shot(item))
         except BadParameter as error:
-            return bad(error)
-        if not service.take(1):
-            return busy()
-        try:
-            made = service.shoot(shot)
-        except PageRefused as error:
-            return refusal(403, str(error))
-        except PageError as error:
-            return refusal(502, str(error))
-        finally:
-            service.give_back(1)
-        headers = _headers(made, settings().web.cache_seconds)
-        if made.etag in request.headers.get("If-None-Match", ""):
-            return Response(status=304, headers=headers)
-        return Response(made.data, mimetype=MIMETYPES[shot.format], headers=headers)
-
-    @app.post("/api/screenshots")
-    def screenshots() -> Response:
-        check_on()
-        items = request.get_json(silent=True)
-        if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
-            return bad(BadParameter("body", f"a JSON list of 1 to {MAX_BATCH} requests"))
-        shots = []
-        for index, item in enumerate(items):
-            if not isinstance(item, dict):
-                return bad(BadParameter("body", "each request a JSON object"), index)
-            try:
-                shots.append(parse_shot(item))
-            except BadParameter as error:
-                return bad(error, index)
-        if not service.take(len(shots)):
-            return busy()
-        try:
-            with ThreadPoolExecutor(len(shots), thread_name_prefix="screenshot") as pool:
-                results = list(pool.map(lambda shot: _result(service, shot), shots))
-        finally:
-            service.give_back(len(shots))
-        return jsonify(screenshots=results)
+            return bad(error, index)
+    if not renderer.take(len(shots)):
+        return busy()
+    try:
+        with ThreadPoolExecutor(len(shots), thread_name_prefix="screenshot") as pool:
+            results = list(pool.map(lambda shot: _result(renderer, shot), shots))
+    finally:
+        renderer.give_back(len(shots))
+    return jsonify(screenshots=results)
 
 
 def _result(service: ScreenshotService, shot: Shot) -> dict[str, Any]:

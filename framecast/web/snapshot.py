@@ -7,13 +7,20 @@ conversions run at once: the rest are refused, so a burst of requests cannot tak
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from flask import Blueprint, Response, jsonify, request
+
 from ..hub import Frame
 from ..render.imaging import SNAPSHOT_FORMATS, convert_frame
+from .context import client_address, wanted_channel, web
+from .responses import NO_STORE, refusal
+
+log = logging.getLogger(__name__)
 
 SNAPSHOT_MAX = (3840, 2160)
 DEFAULT_SNAPSHOT_QUALITY = 85
@@ -152,3 +159,54 @@ class RenderSlots:
     def give_back(self) -> None:
         with self._lock:
             self._running -= 1
+
+
+snapshot = Blueprint("snapshot", __name__)
+
+
+@snapshot.get("/snapshot.jpg")
+@snapshot.get("/snapshot")
+@snapshot.get("/c/<name>/snapshot.jpg")
+@snapshot.get("/c/<name>/snapshot")
+def current_frame(name: str | None = None) -> Response:
+    """The channel's frame now, as sent or converted; a live source is woken for it."""
+    context = web()
+    channel, _ = wanted_channel(name)
+    hub = context.channels.watch(channel)
+    with hub.demand():
+        frame = hub.current(SNAPSHOT_WAIT_SECONDS)
+    if frame is None:
+        return Response("no frame yet\n", status=503, mimetype="text/plain", headers=NO_STORE)
+    address = client_address()
+    try:
+        wanted = SnapshotRequest.parse(request.args, frame)
+    except BadParameter as bad:
+        if context.log_refusal(f"snapshot {address}"):
+            log.warning("Refused a snapshot for %s: %s", address, bad)
+        response = jsonify(error=str(bad), parameter=bad.name, allowed=bad.allowed)
+        response.status_code = 400
+        return response
+    etag = f'"{context.instance}-{channel}-{frame.seq}-{wanted.key if wanted else "as-sent"}"'
+    headers = {**NO_STORE, "ETag": etag}
+    if etag in request.headers.get("If-None-Match", ""):
+        return Response(status=304, headers=headers)
+    if wanted is None:
+        return Response(frame.jpeg, mimetype="image/jpeg", headers=headers)
+    body = context.snapshots.cached(frame, wanted)
+    if body is None:
+        workers = context.settings().server.snapshot_workers
+        if not context.render_slots.take(workers):
+            if context.log_refusal(f"busy {address}"):
+                log.warning(
+                    "Refused a snapshot for %s: %d already being made ([server] snapshot_workers)",
+                    address,
+                    workers,
+                )
+            response = refusal(429, "too many snapshots being made, retry in a second")
+            response.headers["Retry-After"] = str(SNAPSHOT_BUSY_RETRY_SECONDS)
+            return response
+        try:
+            body = context.snapshots.render(frame, wanted)
+        finally:
+            context.render_slots.give_back()
+    return Response(body, mimetype=SNAPSHOT_FORMATS[wanted.fmt], headers=headers)

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from ..config import DEFAULT_CHANNEL
 from ..hub import FrameHub
 from . import mjpeg
-from .access import NO_STORE
 from .fanout import FanOut, FanOutStream
+from .responses import NO_STORE
 from .viewers import OpenStreams, Viewer, Viewers
 
 log = logging.getLogger(__name__)
