@@ -155,3 +155,24 @@ class Worker:
     def run(self) -> None:
         """The loop, on the worker's own thread; returns once `stopping` is set."""
         raise NotImplementedError
+
+
+class LoopWorker(Worker):
+    """A worker for an owner with more than one loop, or a loop that must keep its own run's
+    `stopping`: `loop` is the owner's function, handed the event that ends this run."""
+
+    def __init__(
+        self,
+        name: str,
+        loop: Callable[[threading.Event], None],
+        wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        super().__init__(name)
+        self._loop = loop
+        self._wake = wake
+
+    def wake(self) -> None:
+        self._wake()
+
+    def run(self) -> None:
+        self._loop(self.stopping)

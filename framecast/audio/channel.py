@@ -12,12 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 
 import lameenc
 
 from ..config import AudioSettings
-from ..supervise import Worker
+from ..supervise import LoopWorker
 from .audio_hub import AudioHub
 from .pcm import CAPTURE_BYTES, CHANNELS, RATE, TICK_BYTES, TICK_SECONDS, mix, silence
 from .pulse import Device, DeviceCapture, DeviceCaptures, server_problem
@@ -62,18 +61,6 @@ class JitterBuffer:
             return out
 
 
-class _MixThread(Worker):
-    """A channel's mixing thread: started by a listener who arrives while it is not running, it
-    ends by itself once nobody listens; the channel's `stop` stops it for good."""
-
-    def __init__(self, name: str, loop: Callable[[threading.Event], None]) -> None:
-        super().__init__(name)
-        self._loop = loop
-
-    def run(self) -> None:
-        self._loop(self.stopping)
-
-
 class ChannelSound:
     """The mix of one channel and its two hubs, `wav` (raw PCM) and `mp3`.
 
@@ -92,7 +79,7 @@ class ChannelSound:
         self._settings = settings
         self._captures: list[DeviceCapture] = []
         self._buffers: dict[Device, JitterBuffer] = {}
-        self._mix = _MixThread(f"audio-mix-{name}", self._run)
+        self._mix = LoopWorker(f"audio-mix-{name}", self._run)
         self._running = False
         self._problem: str | None = None
         self.wav.on_change(self._wanted)

@@ -23,7 +23,7 @@ import redis
 from ..config import Settings
 from ..hub import FrameHub
 from ..shows.registry import ShowRegistry
-from ..supervise import Worker
+from ..supervise import LoopWorker
 from . import settings_wire
 from .claim import OriginClaim
 from .link import (
@@ -59,26 +59,6 @@ class _Edge:
         self.info: dict[str, Any] = json.loads(raw)
 
 
-class _OriginThread(Worker):
-    """One of the origin's two threads (beat, control), running a loop of the origin's."""
-
-    def __init__(
-        self,
-        name: str,
-        loop: Callable[[threading.Event], None],
-        wake: Callable[[], None] = lambda: None,
-    ) -> None:
-        super().__init__(name)
-        self._loop = loop
-        self._wake = wake
-
-    def wake(self) -> None:
-        self._wake()
-
-    def run(self) -> None:
-        self._loop(self.stopping)
-
-
 class Origin:
     """`start`, `apply` (config watcher's thread) and `stop` are called by the app that owns it;
     `status` by HTTP threads."""
@@ -104,8 +84,8 @@ class Origin:
         self._beat_link = OnceLog("The origin")
         self._control_link = OnceLog("The origin's control reader")
         self._lost_claim = False
-        self._beat = _OriginThread("origin-beat", self._beat_loop, self._beat_due.set)
-        self._control = _OriginThread("origin-control", self._control_loop)
+        self._beat = LoopWorker("origin-beat", self._beat_loop, self._beat_due.set)
+        self._control = LoopWorker("origin-control", self._control_loop)
 
     # --- owner ------------------------------------------------------------------------------
 

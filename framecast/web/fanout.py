@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 
 from ..hub import Frame, FrameHub
-from ..supervise import Worker
+from ..supervise import LoopWorker
 from . import mjpeg
 from .viewers import Viewer
 
@@ -223,22 +223,6 @@ class FanOutStream:
         self._resend_at = now + keepalive
 
 
-class _FanOutThread(Worker):
-    """One run of the fan-out thread, from the first stream in to the last out. Each run has a
-    `stopping` of its own: a run that outlived its stop must not see it cleared by the next."""
-
-    def __init__(self, loop: Callable[[threading.Event], None], wake: Callable[[], None]) -> None:
-        super().__init__("stream-fanout")
-        self._loop = loop
-        self._wake = wake
-
-    def wake(self) -> None:
-        self._wake()
-
-    def run(self) -> None:
-        self._loop(self.stopping)
-
-
 class FanOut:
     """Writes every stream's frames on one thread, started with the first stream and stopped
     (and joined) by the HTTP thread whose stream was the last to leave.
@@ -258,7 +242,7 @@ class FanOut:
             end.setblocking(False)
         weakref.finalize(self, _close, self._selector, self._woken, self._waker)
         self._selector.register(self._woken, selectors.EVENT_READ)
-        self._thread: _FanOutThread | None = None
+        self._thread: LoopWorker | None = None
 
     def add(self, stream: FanOutStream) -> None:
         """Start sending `stream` its hub's frames."""
@@ -266,7 +250,9 @@ class FanOut:
             self._streams[stream.fd] = stream
             self._hear(stream.hub)
             if self._thread is None:
-                self._thread = _FanOutThread(self._run, self._wake_up)
+                # A run of its own from the first stream in to the last out: a run that outlived
+                # its stop must not see its `stopping` cleared by the next.
+                self._thread = LoopWorker("stream-fanout", self._run, self._wake_up)
                 self._thread.start()
         self._wake_up()
 
