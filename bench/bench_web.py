@@ -152,7 +152,7 @@ def running_server(config: Path) -> Iterator[Server]:
 def page_browser() -> Iterator[PageBrowser]:
     """A PageBrowser in this process; stopped, with its driver and Chromium, on exit."""
     before = {(p.pid, p.started) for p in descendants(os.getpid())}
-    browser = PageBrowser(WebSettings())
+    browser = PageBrowser(WebSettings)
     try:
         yield browser
     finally:

@@ -375,7 +375,7 @@ INSIDE = textwrap.dedent(
 
     lan = PageServer((200, 30, 30))
     public = PageServer((30, 200, 60), host={public!r}, port=80)
-    browser = PageBrowser(WebSettings(timeout=10))
+    browser = PageBrowser(lambda: WebSettings(timeout=10))
     service = ScreenshotService(browser)
     seen = {{}}
     shot = service.shoot(Shot(public.url + "/colour", 64, 36, "jpeg"))
@@ -425,7 +425,7 @@ def test_the_browser_is_started_afresh_after_its_share_of_pages(
     from framecast.browser import engine
 
     monkeypatch.setattr(engine, "RECYCLE_AFTER", 2)
-    browser = engine.PageBrowser(WebSettings())
+    browser = engine.PageBrowser(WebSettings)
     caplog.set_level("INFO", logger="framecast.browser.engine")
     try:
         pages.colour = BLUE

@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -105,10 +106,11 @@ def find_chromium(configured: str | None) -> str | None:
 
 
 class PageBrowser:
-    """The shared browser. `render` from any thread; `apply` from the config watcher's thread;
-    `stop` by the owner (the app)."""
+    """The shared browser. `render` from any thread; `stop` by the owner (the app). The `[web]`
+    settings are read from `settings` when needed: a new `chromium` takes effect when the
+    browser next starts."""
 
-    def __init__(self, settings: WebSettings) -> None:
+    def __init__(self, settings: Callable[[], WebSettings]) -> None:
         self._settings = settings
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -128,18 +130,14 @@ class PageBrowser:
 
     @property
     def settings(self) -> WebSettings:
-        return self._settings
-
-    def apply(self, settings: WebSettings) -> None:
-        """New `[web]` settings; a new `chromium` takes effect when the browser next starts."""
-        self._settings = settings
+        return self._settings()
 
     def render(self, shot: Shot) -> Rendering:
         """Render `shot` (blocks until done); raises PageError saying why it failed."""
         loop = self._running_loop()
         future = asyncio.run_coroutine_threadsafe(self._render(shot), loop)
         try:
-            turn = self._settings.timeout + CLOSE_SECONDS
+            turn = self._settings().timeout + CLOSE_SECONDS
             return future.result(LAUNCH_SECONDS + turn * QUEUE_TURNS)
         except concurrent.futures.TimeoutError:
             future.cancel()
@@ -218,7 +216,7 @@ class PageBrowser:
         except PlaywrightError as error:
             await self._drop_browser()
             raise PageError(f"the browser failed: {_first_line(error)}") from None
-        timeout = self._settings.timeout
+        timeout = self._settings().timeout
         try:
             return await asyncio.wait_for(self._shoot(context, shot), timeout)
         except TimeoutError:
@@ -275,7 +273,7 @@ class PageBrowser:
                 await self._drop_browser()
                 await self._stop_driver()
             await self._drop_browser()
-            executable = find_chromium(self._settings.chromium)
+            executable = find_chromium(self._settings().chromium)
             if executable is None:
                 raise PageError(
                     "no Chromium to render web pages: install chromium "

@@ -44,7 +44,9 @@ class Framecast:
     ) -> None:
         """With the `claim` of a Redis (`--role origin`), every channel also goes to edges."""
         self.host = host
-        self.pages = PageBrowser(settings.web)
+        self.watcher = ConfigWatcher(config_path, settings, self._apply)
+        """The one store of the settings: every part reads them from here when it needs them."""
+        self.pages = PageBrowser(lambda: self.watcher.settings.web)
         """The browser web slides and the screenshot API share, started on first need."""
         self.screenshots = ScreenshotService(self.pages)
         self.announcements = Announcements()
@@ -56,7 +58,6 @@ class Framecast:
             self.announcements,
             self.sound.clip_sink,
         )
-        self.watcher = ConfigWatcher(config_path, settings, self._apply)
         self._instance = secrets.token_hex(8)
         """This process's id, in `/status` and in snapshot ETags."""
         self.app: Flask = create_app(
@@ -125,7 +126,6 @@ class Framecast:
         """Called on the config watcher's thread after a successful reload."""
         if (old.server.host, old.server.port) != (new.server.host, new.server.port):
             log.warning("[server] host and port take effect when the server is restarted")
-        self.pages.apply(new.web)
         self.shows.apply(new)
         self.sound.apply(new)
         if self.origin is not None:
