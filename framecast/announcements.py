@@ -1,7 +1,7 @@
 """Announcements: a line of text shown as a banner over one channel or all of them, for some
 minutes or until cleared ("Closing in 15 minutes").
 
-Set and cleared by the admin API (HTTP threads); read by every show's producer thread, which
+Set and cleared by the admin API (HTTP threads); read by every show's slideshow thread, which
 draws the banner on its frames. Listeners (the show registry) hear of every change, so a
 banner appears and goes without waiting for the next slide.
 """
@@ -71,11 +71,6 @@ class Announcements:
                 if found is not None and (found.until is None or found.until > now):
                     return found
         return None
-
-    def active(self) -> list[Announcement]:
-        now = self._clock()
-        with self._lock:
-            return [a for a in self._by_channel.values() if a.until is None or a.until > now]
 
     def _changed(self) -> None:
         for listener in self._listeners:

@@ -1,6 +1,6 @@
 """The latest-frame slot every stream client reads from.
 
-One producer publishes; any number of HTTP threads wait for a frame newer than the one they
+One source publishes; any number of HTTP threads wait for a frame newer than the one they
 sent. There is no queue per client: a slow client simply skips to the newest frame, so each
 client costs one shared reference, whatever its speed.
 """

@@ -189,9 +189,10 @@ fi
 # --- Settings from the config -----------------------------------------------------------------
 [ -f "$config" ] || die "config not found: $config"
 # Prints the port, the host, then every images folder (the default show's and each channel's),
-# made absolute against the config's folder as the server does. Needs Python 3.11+ (tomllib).
+# made absolute against the config's folder as the server does, `~` being the home of the user
+# the server runs as (a system user made here has none). Needs Python 3.11+ (tomllib).
 read_config() {
-  python3 - "$config" <<'EOF'
+  python3 - "$config" "$service_home" <<'EOF'
 import sys, tomllib
 from pathlib import Path
 
@@ -205,11 +206,16 @@ print(server.get("port", 8000))
 print(server.get("host", "0.0.0.0"))
 folders = [data.get("slideshow", {}).get("folder", "images")]
 folders += [c["folder"] for c in data.get("channels", {}).values() if isinstance(c, dict) and "folder" in c]
-for folder in dict.fromkeys(folders):
-    print(Path(path.parent, str(folder)).resolve())
+home = sys.argv[2]
+for folder in dict.fromkeys(str(f) for f in folders):
+    if folder == "~" or folder.startswith("~/"):
+        folder = home + folder[1:]
+    print(Path(path.parent, Path(folder).expanduser()).resolve())
 EOF
 }
 python3 -c 'import tomllib' 2>/dev/null || die "Reading the config needs python3 3.11 or newer (tomllib)."
+service_home=${home:-$(getent passwd "$user" | cut -d: -f6 || true)}
+service_home=${service_home:-/nonexistent}
 settings=$(read_config) || exit 1  # read_config said why
 mapfile -t lines <<<"$settings"
 [ -n "$port" ] || port=${lines[0]}

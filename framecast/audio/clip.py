@@ -28,7 +28,7 @@ PAUSED_LOOK_SECONDS = 0.1
 
 
 class ClipSound(Worker):
-    """One clip's sound on a thread of its own; `start` and `stop` by the producer thread."""
+    """One clip's sound on a thread of its own; `start` and `stop` by the slideshow's thread."""
 
     def __init__(self, path: Path, position: Callable[[], float | None], sink: ClipSink) -> None:
         super().__init__(f"clip-sound-{path.name[:20]}")

@@ -73,7 +73,7 @@ class SoundRegistry:
 
     def clip_sink(self, channel: str) -> ClipSink | None:
         """Where the channel's clips play their own sound, or None when it does not play it
-        (the channel's producer thread, as a clip starts)."""
+        (the channel's slideshow thread, as a clip starts)."""
         sound = self.sound(channel)
         return sound.clip.put if sound is not None and sound.settings.clips else None
 

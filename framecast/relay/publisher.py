@@ -1,7 +1,7 @@
 """One channel's frames into its Redis stream, on a thread of its own.
 
 A thread per channel, not one for the app: a `FrameHub` is waited on one at a time, and a
-channel whose large frames wait on a slow Redis must not hold back another's. The producer
+channel whose large frames wait on a slow Redis must not hold back another's. The source
 only publishes into its hub; this thread takes the newest frame whenever it is free again, so
 a slow Redis costs skipped frames, never a stalled show.
 """

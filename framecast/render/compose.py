@@ -120,7 +120,7 @@ def fade(
     They are made at half the width and height, a quarter of the pixels, and the TV's browser
     scales them up: during a dissolve of under a second the softness does not show, while the
     bytes and the work fall to a fraction (docs/benchmarks.md, "Fade"). The middle frame, made
-    first, is the measure of how many fit. Called by a producer thread.
+    first, is the measure of how many fit. Called by a slideshow's thread.
     """
     size = (max(1, after.width // 2), max(1, after.height // 2))
     under, over = (

@@ -2,7 +2,7 @@
 decoded by PyAV (FFmpeg) and scaled to the panel in the decoder.
 
 A player decodes one frame when asked for it, so a 10,000-frame GIF or a 10-hour clip holds
-one frame in memory. Players are made and called by one thread (the producer's, or the
+one frame in memory. Players are made and called by one thread (the slideshow's, or the
 preparer's for a slide's first frame).
 """
 

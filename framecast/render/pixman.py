@@ -155,7 +155,7 @@ def blend_rgbx(
     frame of a fade. pixman works without the GIL (a ctypes call), so the fades of several
     channels run on several cores, where Pillow's blend holds the GIL throughout.
 
-    Call it only when `available`. Called by a producer thread.
+    Call it only when `available`. Called by a source's thread.
     """
     width, height = size
     buffers = [(ctypes.c_char * len(b)).from_buffer(b) for b in (before, after, out)]

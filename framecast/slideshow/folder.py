@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 class FolderPlaylist:
     """The slides of one folder in order; the folder itself is kept by a `FolderWatch`.
 
-    `start` and `stop` are called by the owner (the producer); `advance`, `peek`, `lookup` and
-    `report_unreadable` by the producer thread; `count`, `skipped` and `folder_exists` by HTTP
+    `start` and `stop` are called by the owner (the slideshow); `advance`, `peek`, `lookup` and
+    `report_unreadable` by the slideshow's thread; `count`, `skipped` and `folder_exists` by HTTP
     threads. `on_change` is called on the watch's worker thread whenever the set of slides
     changes. `follow_symlinks` is [slideshow] follow_symlinks: "inside" or "all".
     """
@@ -77,7 +77,7 @@ class FolderPlaylist:
             if not new_first:
                 self._arrivals.clear()
 
-    # --- producer --------------------------------------------------------------------------
+    # --- slideshow ---------------------------------------------------------------------------
 
     def advance(self, current: Slide | None) -> Slide | None:
         """The next slide: a file that arrived while running first (with new_first), then the
@@ -157,7 +157,7 @@ class FolderPlaylist:
         self._watch.set_idle(idle)
 
     def report_unreadable(self, slide: Slide, reason: str, retry: float | None = None) -> None:
-        """The producer could not decode `slide`: skip it until the file changes (or, with
+        """The slideshow could not decode `slide`: skip it until the file changes (or, with
         `retry`, until a rescan that many seconds from now)."""
         self._watch.report_unreadable(slide, reason, retry)
 

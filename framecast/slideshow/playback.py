@@ -16,7 +16,7 @@ from .ordering import Slide
 
 class Playback:
     """Plays one moving slide whose first frame is already on the stream. Made and called by
-    the producer thread; `show` publishes a picture fitted to the upright panel."""
+    the slideshow's thread; `show` publishes a picture fitted to the upright panel."""
 
     def __init__(
         self,
@@ -114,8 +114,8 @@ class Playback:
 
 
 class MovingSlide:
-    """The producer's one playback: which moving slide plays, started when it comes on the
-    stream and closed when the show moves on. Called by the producer thread (`position` by
+    """The slideshow's one playback: which moving slide plays, started when it comes on the
+    stream and closed when the show moves on. Called by the slideshow's thread (`position` by
     HTTP threads)."""
 
     def __init__(self) -> None:

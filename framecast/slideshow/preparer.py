@@ -1,9 +1,9 @@
 """Slides decoded and scaled on a worker thread, so the show never waits on a file.
 
-The producer asks for the slides it will show next; a worker renders them through the
+The slideshow asks for the slides it will show next; a worker renders them through the
 `SlideRenderer` cache. While a big photo is being prepared the current slide stays on the
 stream. A file whose preparation raises, whatever it raises, or takes longer than
-`[slideshow] prepare_timeout` gets a reason instead of a frame: the producer skips it. A worker
+`[slideshow] prepare_timeout` gets a reason instead of a frame: the slideshow skips it. A worker
 stuck past the timeout is left to finish on its own (its result is dropped) and a fresh worker
 takes the next slide.
 """
@@ -41,8 +41,8 @@ Prepared = bytes | Refused | None
 class SlidePreparer:
     """Renders wanted slides on a worker thread.
 
-    `want`, `result`, `stop` are called by the producer thread; the worker calls `on_ready`
-    (which wakes the producer) after each slide it finished.
+    `want`, `result`, `stop` are called by the slideshow's thread; the worker calls `on_ready`
+    (which wakes the slideshow) after each slide it finished.
     """
 
     def __init__(self, renderer: SlideRenderer, on_ready: Callable[[], None]) -> None:

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 class SlidePresenter:
-    """Publishes the slideshow's frames to one hub. Called by the producer thread only.
+    """Publishes the slideshow's frames to one hub. Called by the slideshow's thread only.
 
     `address` gives the address TVs open, shown with its QR code on the set-up placeholders;
     `banner` the channel's announcement now, drawn across the top of every slide.

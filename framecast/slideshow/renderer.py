@@ -37,7 +37,7 @@ LAST_PAGES_KEPT = 100
 class SlideRenderer:
     """Renders slides to JPEG through an LRU cache bounded by bytes.
 
-    Called by the producer thread (which renders the next slide ahead of time); the lock makes it
+    Called by the slideshow's thread (which renders the next slide ahead of time); the lock makes it
     safe from any thread.
     """
 

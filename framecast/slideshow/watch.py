@@ -61,7 +61,7 @@ class FolderWatch(Worker):
     watchdog observer.
 
     `start` and `stop` are called by the owner (the playlist's owner); `slides`, `lookup` and
-    `report_unreadable` by the producer thread; `count`, `skipped` and `folder_exists` by HTTP
+    `report_unreadable` by the slideshow's thread; `count`, `skipped` and `folder_exists` by HTTP
     threads. On the worker thread, `on_change` is called whenever the set of slides changes,
     `on_arrival` with the path of a slide that arrived while running, and `on_schedule` when
     schedule.toml may have changed.
@@ -113,7 +113,7 @@ class FolderWatch(Worker):
         with self._cond:
             self._cond.notify_all()
 
-    # --- producer --------------------------------------------------------------------------
+    # --- slideshow ---------------------------------------------------------------------------
 
     def slides(self) -> list[Slide]:
         with self._cond:
@@ -136,7 +136,7 @@ class FolderWatch(Worker):
                 self._cond.notify_all()
 
     def report_unreadable(self, slide: Slide, reason: str, retry: float | None = None) -> None:
-        """The producer could not decode `slide`: skip it until the file changes, or until
+        """The slideshow could not decode `slide`: skip it until the file changes, or until
         the first rescan `retry` seconds from now (a web page may load later)."""
         with self._cond:
             if self._slides.get(slide.path) != replace(slide, page=0):
