@@ -204,34 +204,9 @@ class SlideshowSource(Worker):
         playlist = self._ensure_playlist(settings.slideshow)
         playlist.set_order(settings.slideshow.order, settings.slideshow.new_first)
         spec = render_spec(settings)
-        now = time.monotonic()
         current = self._current and playlist.now(self._current)
         seconds = self._seconds(settings, playlist, current)
-        due = self._shown_at + seconds
-        jumps = self._take_commands()
-        moved = True
-        if current is None:
-            # Nothing shown yet, or the slide on screen has just left the folder.
-            current = playlist.advance(self._current)
-            self._shown_at = now
-        elif jumps:
-            for jump in jumps:
-                step = playlist.advance(current) if jump == "next" else playlist.back(current)
-                current = step or current
-            self._shown_at = now
-        elif self._paused or self._phase is Phase.PREPARING:
-            # Paused, or the slide is not on the stream yet: its time has not started.
-            self._shown_at, moved = now, False
-        elif playlist.arrival_waiting():
-            # A file dropped in while running shows at once (with new_first).
-            current, self._shown_at = playlist.advance(current), now
-        elif self._moving.finished(current, spec, now, due):
-            current, self._shown_at = self._moved_on(settings, playlist, current, due, now)
-        else:
-            moved = False
-        if moved:
-            self._moving.stop()  # even the same clip again plays from its start
-        self._current = current
+        self._current = current = self._choose(settings, playlist, current, seconds, spec)
         if not self._hub.wanted:
             return self._rest(settings, playlist, spec)
         if self._phase is Phase.RESTING:
@@ -241,24 +216,67 @@ class SlideshowSource(Worker):
             self._on_screen = None
             self._presenter.show_placeholder(playlist, spec)
             return min(seconds, SCHEDULE_CHECK_SECONDS)
-        upcoming = playlist.peek(current)
-        wanted = [current] if upcoming in (None, current) else [current, upcoming]
+        return self._show(settings, playlist, current, spec)
+
+    def _choose(
+        self,
+        settings: Settings,
+        playlist: FolderPlaylist,
+        current: Slide | None,
+        seconds: float,
+        spec: RenderSpec,
+    ) -> Slide | None:
+        """The slide to be on now: the first, one asked for, a file just dropped in, or the
+        next one once `current` (of `seconds`) has had its time; sets when its time began."""
+        now = time.monotonic()
+        due = self._shown_at + seconds
+        jumps = self._take_commands()
+        if current is None:
+            # Nothing shown yet, or the slide on screen has just left the folder.
+            chosen, self._shown_at = playlist.advance(self._current), now
+        elif jumps:
+            chosen = current
+            for jump in jumps:
+                step = playlist.advance(chosen) if jump == "next" else playlist.back(chosen)
+                chosen = step or chosen
+            self._shown_at = now
+        elif self._paused or self._phase is Phase.PREPARING:
+            # Paused, or the slide is not on the stream yet: its time has not started.
+            self._shown_at = now
+            return current
+        elif playlist.arrival_waiting():
+            # A file dropped in while running shows at once (with new_first).
+            chosen, self._shown_at = playlist.advance(current), now
+        elif self._moving.finished(current, spec, now, due):
+            chosen, self._shown_at = self._moved_on(settings, playlist, current, due, now)
+        else:
+            return current
+        self._moving.stop()  # even the same clip again plays from its start
+        return chosen
+
+    def _show(
+        self, settings: Settings, playlist: FolderPlaylist, slide: Slide, spec: RenderSpec
+    ) -> float:
+        """Put `slide` on the stream once it is prepared (the next one prepared behind it);
+        returns how long until something on the frame changes."""
+        upcoming = playlist.peek(slide)
+        wanted = [slide] if upcoming in (None, slide) else [slide, upcoming]
         self._preparer.want(wanted, spec, settings.slideshow.prepare_timeout)
-        prepared = self._preparer.result(current, spec)
+        prepared = self._preparer.result(slide, spec)
         if prepared is None:
             self._phase = Phase.PREPARING
             return PREPARING_CHECK_SECONDS
         if isinstance(prepared, Refused):
-            retry = settings.web.refresh if current.kind == "web" else None
-            playlist.report_unreadable(current, prepared.reason, retry)
+            retry = settings.web.refresh if slide.kind == "web" else None
+            playlist.report_unreadable(slide, prepared.reason, retry)
             return 0
-        if not self._moving.plays(current, spec):
-            self._presenter.show_slide(current, prepared, settings, spec)
-        self._on_screen = current
-        if current.moving:
-            return self._play(settings, playlist, current, spec)
+        if not self._moving.plays(slide, spec):
+            self._presenter.show_slide(slide, prepared, settings, spec)
+        self._on_screen = slide
+        if slide.moving:
+            return self._play(settings, playlist, slide, spec)
         self._moving.stop()
-        left = self._shown_at + self._seconds(settings, playlist, current) - time.monotonic()
+        left = self._shown_at + self._seconds(settings, playlist, slide) - time.monotonic()
         banner = self._banner()
         return still_wait(
             left,
