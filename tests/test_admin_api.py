@@ -346,9 +346,11 @@ def test_a_channel_switches_to_the_screen_until_its_settings_change(admin: Admin
         path = "/api/admin/channels/default/source"
         assert admin.change("POST", path, json={"source": "tv"}).status_code == 400
         assert admin.change("POST", path, json={"source": "screen"}).status_code == 200
-        assert admin.framecast.status()["source"] == "screen"
+        assert admin.framecast.status().as_json()["source"] == "screen"
         admin.config.write_text(admin.config.read_text().replace("interval = 30", "interval = 20"))
         admin.framecast.watcher.reload()
-        assert admin.framecast.status()["source"] == "slideshow", "a config edit ends the switch"
+        assert admin.framecast.status().as_json()["source"] == "slideshow", (
+            "a config edit ends the switch"
+        )
     finally:
         admin.framecast.stop()

@@ -41,6 +41,7 @@ from framecast.render.kinds import probe_file
 from framecast.slideshow.presenter import SlidePresenter
 from framecast.slideshow.renderer import SlideRenderer
 from framecast.slideshow.source import SlideshowSource
+from framecast.status import ServerStatus
 from framecast.web import create_app
 
 EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\n{ } loop\n"
@@ -238,7 +239,7 @@ def test_healthz_says_503_with_the_reason_when_the_show_is_stuck(
     show = make_show(0.1)
     app = create_app(
         OneChannel(show.hub, show.producer.command),
-        lambda: {},
+        lambda: ServerStatus({}, 0.0, "test"),
         lambda: show.settings,
         health=show.producer.stall_reason,
     )

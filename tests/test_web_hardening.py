@@ -19,6 +19,7 @@ from support import OneChannel, wait_for
 import framecast.web.snapshot as snapshot_module
 from framecast.config import Settings
 from framecast.hub import FrameHub
+from framecast.status import ServerStatus
 from framecast.web import create_app
 from framecast.web.snapshot import SNAPSHOT_MAX, SnapshotCache, SnapshotRequest
 
@@ -54,7 +55,10 @@ def app() -> Iterator[App]:
         state.controls.append(action)
 
     flask_app = create_app(
-        OneChannel(hub, control), lambda: {}, lambda: state.settings, lambda: state.health
+        OneChannel(hub, control),
+        lambda: ServerStatus({}, 0.0, "test"),
+        lambda: state.settings,
+        lambda: state.health,
     )
     state.client = flask_app.test_client()
     yield state

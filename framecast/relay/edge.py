@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from typing import Any
+from dataclasses import replace
 
 import redis
 from flask import Flask
 
 from ..config import ServerSettings
+from ..status import ServerStatus
 from ..web import create_app
 from .edge_channels import EdgeChannels
 from .heartbeat import EdgeBeat
@@ -53,22 +54,24 @@ class Edge:
         self._frames.stop()
         self._beat.stop()
 
-    def status(self) -> dict[str, Any]:
-        """The origin's status as last read, with this edge's own part under `edge`."""
+    def status(self) -> ServerStatus:
+        """The origin's status as last read, for this edge's channels, with this edge's own
+        part under `edge`."""
         origin = self.watcher.origin_status()
-        body = dict(origin.get("status") or {})
-        body.pop("edges", None)
-        channels = body.get("channels") or {}
-        body["channels"] = {name: dict(channels.get(name, {})) for name in self.channels.names()}
-        body["uptime_s"] = round(time.monotonic() - self._started, 3)
-        body["edge"] = {
+        told = ServerStatus.from_json(origin.get("status") or {})
+        edge = {
             **self._beat.heartbeat(),
             "origin": origin.get("origin"),
             "origin_silent_s": round(self.watcher.silent_for(), 1),
             "redis_error": self._frames.link.error or self._beat.link.error,
             "settings_error": self.watcher.error,
         }
-        return body
+        return replace(
+            told,
+            channels={name: told.channels.get(name, {}) for name in self.channels.names()},
+            uptime_s=time.monotonic() - self._started,
+            parts={**told.parts, "edge": edge},
+        )
 
     def health(self) -> str | None:
         """An edge cut off from the origin still serves its last frames: not a fault to restart

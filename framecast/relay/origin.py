@@ -23,6 +23,7 @@ import redis
 from ..config import Settings
 from ..hub import FrameHub
 from ..shows.registry import ShowRegistry
+from ..status import ServerStatus
 from ..supervise import LoopWorker
 from . import settings_wire
 from .claim import OriginClaim
@@ -67,7 +68,7 @@ class Origin:
         self,
         claim: OriginClaim,
         shows: ShowRegistry,
-        status: Callable[[], dict[str, Any]],
+        status: Callable[[], ServerStatus],
         settings: Callable[[], Settings],
     ) -> None:
         self._claim = claim
@@ -183,7 +184,11 @@ class Origin:
         else:
             self._lost_claim = False
         self._limit.refresh(self._client)
-        status = {"origin": self._claim.me.__dict__, "at": time.time(), "status": self._status()}
+        status = {
+            "origin": self._claim.me.__dict__,
+            "at": time.time(),
+            "status": self._status().as_json(),
+        }
         with self._client.pipeline(transaction=False) as pipe:
             pipe.set(SETTINGS, settings_wire.encode(self._settings()))
             pipe.set(STATUS, json.dumps(status, default=str), ex=STATUS_TTL_SECONDS)

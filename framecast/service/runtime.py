@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from flask import Flask
 
@@ -18,12 +18,13 @@ from ..announcements import Announcements
 from ..audio.registry import SoundRegistry
 from ..browser.engine import PageBrowser
 from ..browser.screenshot_service import ScreenshotService
-from ..config import DEFAULT_CHANNEL, Settings
+from ..config import Settings
 from ..config_watch import ConfigWatcher
 from ..netinfo import main_url
 from ..relay.claim import OriginClaim
 from ..relay.origin import Origin
 from ..shows.registry import ShowRegistry
+from ..status import ServerStatus
 from ..web import AdminParts, create_app
 
 log = logging.getLogger(__name__)
@@ -77,33 +78,33 @@ class Framecast:
             else Origin(claim, self.shows, self._own_status, lambda: self.watcher.settings)
         )
 
-    def status(self) -> dict[str, Any]:
-        """What `/status` reports, apart from the hubs' own counters (HTTP threads): the
-        default channel's show at the top level, as before channels, and every channel's; an
-        origin's edges too."""
+    def status(self) -> ServerStatus:
+        """What `/status` reports, apart from what the web layer adds (HTTP threads): every
+        channel's show, and an origin's edges too."""
         own = self._own_status()
-        return own if self.origin is None else {**own, **self.origin.status()}
+        if self.origin is None:
+            return own
+        return replace(own, parts={**own.parts, **self.origin.status()})
 
-    def _own_status(self) -> dict[str, Any]:
+    def _own_status(self) -> ServerStatus:
         """The status of this process's shows: what an origin publishes to its edges."""
         channels = {}
         for name in self.shows.names():
             show = self.shows.status(name)
             if show is not None:
                 channels[name] = show.as_json()
-        default = channels.get(DEFAULT_CHANNEL, {})
-        return {
-            **default,
-            "uptime_s": round(time.monotonic() - self._started, 3),
-            "config_error": self.watcher.error,
-            "web": {
-                "renders": self.pages.renders,
-                "api_renders": self.screenshots.renders,
-                "api_cache_hits": self.screenshots.cache_hits,
-            },
-            "instance": self._instance,
-            "channels": channels,
+        web = {
+            "renders": self.pages.renders,
+            "api_renders": self.screenshots.renders,
+            "api_cache_hits": self.screenshots.cache_hits,
         }
+        return ServerStatus(
+            channels=channels,
+            uptime_s=time.monotonic() - self._started,
+            instance=self._instance,
+            config_error=self.watcher.error,
+            parts={"web": web},
+        )
 
     def health(self) -> str | None:
         """What `/healthz` reports as wrong (HTTP threads): a stalled show, or None."""

@@ -72,11 +72,12 @@ def admin_asset() -> Response:
 @admin.get("/api/admin/channels")
 def channel_list() -> Response:
     shows = web().settings().shows()
-    states = web().status().get("channels", {})
+    states = web().status().channels
     address = admin_parts().tv_address()
     listed = []
     for name, show in shows.items():
         state = states.get(name, {})
+        hub = web().channels.hub(name)
         listed.append(
             {
                 "name": name,
@@ -86,7 +87,7 @@ def channel_list() -> Response:
                 "slide": state.get("slide"),
                 "slides": state.get("slides", 0),
                 "paused": state.get("paused", False),
-                "clients": state.get("clients", 0),
+                "clients": hub.clients if hub is not None else 0,
                 "announcement": announced(admin_parts().announcements.current(name)),
             }
         )

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from typing import Any
 
 from flask import Flask
 
 from ..browser.screenshot_service import ScreenshotService
 from ..config import Settings
 from ..logtext import OncePerMinute
+from ..status import ServerStatus
 from .access import guards
 from .admin import admin
 from .admin_announcements import admin_announcements
@@ -38,7 +38,7 @@ from .viewers import OpenStreams, Viewers
 
 def create_app(
     channels: Channels,
-    status: Callable[[], dict[str, Any]],
+    status: Callable[[], ServerStatus],
     settings: Callable[[], Settings],
     health: Callable[[], str | None] = lambda: None,
     screenshots: ScreenshotService | None = None,

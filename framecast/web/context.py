@@ -19,6 +19,7 @@ from ..browser.screenshot_service import ScreenshotService
 from ..config import DEFAULT_CHANNEL, TV_ID, Settings
 from ..hub import FrameHub
 from ..logtext import OncePerMinute, printable
+from ..status import ServerStatus
 from .fanout import FanOut
 from .responses import refusal
 from .viewers import OpenStreams, Viewers
@@ -70,8 +71,8 @@ class AdminParts:
 @dataclass(frozen=True)
 class WebContext:
     channels: Channels
-    status: Callable[[], dict[str, Any]]
-    """What `/status` says, apart from the hubs' and viewers' counts (added by the web layer)."""
+    status: Callable[[], ServerStatus]
+    """What `/status` says, apart from streams, viewers and sound (added by the web layer)."""
     settings: Callable[[], Settings]
     health: Callable[[], str | None]
     """What is wrong, or None when all is well, for `/healthz`."""

@@ -24,7 +24,7 @@ def status_json(name: str | None = None) -> Response:
     channels = context.channels
     sound = context.sound
     channel, _ = wanted_channel(name)
-    body = context.status()
+    body = context.status().as_json()
     shows: dict[str, dict[str, Any]] = body.get("channels", {})
     for each, show in shows.items():
         hub = channels.hub(each)
