@@ -51,6 +51,8 @@ class ShowRegistry:
         self._announcements.on_change(self._wake_all)
         self._address = address
         self._settings = settings
+        """The settings the shows were last made to match: swapped under the lock with them, so a
+        TV is never sent to a channel that is in the settings but not started yet."""
         self._shows: dict[str, Show] = {}
         self._gone: dict[str, FrameHub] = {}
         self._screens = ScreenFeeds()
