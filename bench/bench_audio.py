@@ -37,9 +37,17 @@ from bench_core import table  # noqa: E402
 from bench_encoders import cpu_model  # noqa: E402
 from bench_glass import SAMPLER  # noqa: E402
 from bench_screen import cpu_seconds  # noqa: E402
-from conftest import CHROMIUM_ARGS, config_text  # noqa: E402
 from sound import PrivatePulse, Tone  # noqa: E402
-from support import RED, Server, VirtualDisplay, hex_colour, solid, wait_for  # noqa: E402
+from support import (  # noqa: E402
+    CHROMIUM_ARGS,
+    RED,
+    Server,
+    VirtualDisplay,
+    config_text,
+    hex_colour,
+    solid,
+    wait_for,
+)
 
 WINDOW_SECONDS = 10.0
 FREQUENCIES = [500.0, 1500.0, 900.0, 2500.0, 700.0, 2000.0]

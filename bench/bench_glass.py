@@ -35,8 +35,15 @@ sys.path.insert(0, str(ROOT / "tests"))  # the test helpers; framecast itself is
 
 from bench_core import table  # noqa: E402
 from bench_screen import cpu_seconds  # noqa: E402
-from conftest import CHROMIUM_ARGS  # noqa: E402
-from support import Server, StreamReader, VirtualDisplay, centre, close_to, wait_for  # noqa: E402
+from support import (  # noqa: E402
+    CHROMIUM_ARGS,
+    Server,
+    StreamReader,
+    VirtualDisplay,
+    centre,
+    close_to,
+    wait_for,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 SCREEN = (1280, 720)

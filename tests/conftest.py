@@ -1,8 +1,8 @@
-"""Fixtures that start real servers with their own folder and config in a temp directory."""
+"""Fixtures that start real servers with their own folder and config in a temp directory; plain
+helpers live in support.py."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -10,59 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import Server, VirtualDisplay, wait_for
+from support import CHROMIUM_ARGS, Server, VirtualDisplay, config_text, need_tool, wait_for
 
 from framecast.slideshow.folder import FolderPlaylist
-
-CONFIG = """
-[server]
-host = "127.0.0.1"
-
-[stream]
-source = "{source}"
-width = {width}
-height = {height}
-quality = 85
-keepalive = {keepalive}
-
-[slideshow]
-folder = "images"
-interval = {interval}
-order = "{order}"
-fit = "{fit}"
-background = "{background}"
-transition = "{transition}"
-"""
-
-
-def config_text(
-    *,
-    width: int = 320,
-    height: int = 180,
-    interval: float = 30,
-    order: str = "name",
-    fit: str = "contain",
-    background: str = "#000000",
-    keepalive: float = 20,
-    source: str = "slideshow",
-    transition: str = "none",
-    extra: str = "",
-) -> str:
-    """A small valid config; tests change one key at a time."""
-    return (
-        CONFIG.format(
-            width=width,
-            height=height,
-            interval=interval,
-            order=order,
-            fit=fit,
-            background=background,
-            keepalive=keepalive,
-            source=source,
-            transition=transition,
-        )
-        + extra
-    )
 
 
 @pytest.fixture
@@ -117,24 +67,6 @@ def watch(images: Path) -> Iterator[Callable[..., FolderPlaylist]]:
         playlist.stop()
 
 
-def need_tool(name: str, package: str) -> None:
-    """Skip where a tool is missing on a developer's machine; in CI that is a failure."""
-    if shutil.which(name) is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is not installed: the test command installs {package}")
-        pytest.skip(f"{name} is not installed (apt-get install {package})")
-
-
-def need_pixman() -> None:
-    """Skip where libpixman-1 is missing on a developer's machine; in CI that is a failure."""
-    from framecast.render import pixman
-
-    if not pixman.available:
-        if os.environ.get("CI"):
-            pytest.fail("libpixman-1 is missing: the test command installs xvfb, which needs it")
-        pytest.skip("libpixman-1 is not installed (apt-get install libpixman-1-0)")
-
-
 @pytest.fixture
 def display() -> Iterator[VirtualDisplay]:
     """A running Xvfb, 640×360, stopped at the end."""
@@ -143,17 +75,6 @@ def display() -> Iterator[VirtualDisplay]:
     screen = VirtualDisplay().start()
     yield screen
     screen.stop()
-
-
-def environment(**changes: str | None) -> dict[str, str]:
-    """This process's environment with some variables set or (None) removed."""
-    env = dict(os.environ)
-    for key, value in changes.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
 
 
 @pytest.fixture(scope="session")
@@ -165,20 +86,6 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     server = PrivatePulse(tmp_path_factory.mktemp("pulse")).start()
     yield server
     server.stop()
-
-
-TEST_BROWSER_MARK = "--class=framecast-tests"
-"""Marks the tests' own Chromium (a harmless switch), so a test can tell it from the server's."""
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    TEST_BROWSER_MARK,
-]
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import config_text
 from flask.testing import FlaskClient
 from PIL import Image
-from support import GREEN, RED, Server, close_to, solid
+from support import GREEN, RED, Server, close_to, config_text, solid
 
 from framecast.config import load_settings
 from framecast.service.runtime import Framecast

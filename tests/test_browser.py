@@ -13,7 +13,17 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from support import BLUE, GREEN, RED, Server, close_to, drop_atomically, solid, wait_for
+from support import (
+    BLUE,
+    GREEN,
+    RED,
+    Server,
+    close_to,
+    config_text,
+    drop_atomically,
+    solid,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -180,8 +190,6 @@ def test_a_cut_stream_is_reopened_while_the_server_stays_up(
 def test_the_page_carries_its_token_to_every_request(
     images: Path, start_server: Callable[..., Server], page: Any
 ) -> None:
-    from conftest import config_text
-
     solid(images / "slide.png", RED)
     token = "living-room-tv-1"
     text = config_text(width=480, height=270).replace(
@@ -199,8 +207,6 @@ def test_the_page_carries_its_token_to_every_request(
 def test_a_channel_page_shows_its_own_channel_in_both_modes(
     images: Path, start_server: Callable[..., Server], page: Any, tmp_path: Path
 ) -> None:
-    from conftest import config_text
-
     solid(images / "slide.png", RED)
     (tmp_path / "menu").mkdir()
     solid(tmp_path / "menu" / "slide.png", GREEN)

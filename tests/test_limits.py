@@ -11,13 +11,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import config_text
 from PIL import Image
 from support import (
     GREEN,
     RED,
     Server,
     StreamReader,
+    config_text,
     in_network_namespace,
     solid,
     wait_for,

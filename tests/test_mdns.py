@@ -6,8 +6,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from conftest import config_text
-from support import in_network_namespace, solid
+from support import config_text, in_network_namespace, solid
 
 ROOT = Path(__file__).resolve().parent.parent
 

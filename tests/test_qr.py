@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 import zxingcpp
-from conftest import config_text
 from PIL import Image
-from support import Server, free_port, wait_for
+from support import Server, config_text, free_port, wait_for
 
 from framecast.qr import TERMINAL_QUIET_ZONE, modules, qr_image, terminal_qr
 from framecast.render.imaging import RenderSpec, encode_jpeg

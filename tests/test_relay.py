@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import need_tool
 from PIL import Image
 from relay_support import RedisServer, RoleServer
 from support import (
@@ -26,6 +25,7 @@ from support import (
     centre,
     close_to,
     free_port,
+    need_tool,
     solid,
     wait_for,
     write_config,

@@ -12,7 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import config_text
 from PIL import Image
 from support import (
     BLUE,
@@ -24,6 +23,7 @@ from support import (
     bomb_png,
     centre,
     close_to,
+    config_text,
     solid,
     wait_for,
 )

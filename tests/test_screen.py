@@ -6,7 +6,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import config_text, environment
 from support import (
     BLUE,
     GREEN,
@@ -17,6 +16,8 @@ from support import (
     VirtualDisplay,
     centre,
     close_to,
+    config_text,
+    environment,
     solid,
     wait_for,
     write_config,

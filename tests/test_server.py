@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import config_text
 from PIL import Image, ImageChops, ImageStat
 from support import (
     BLUE,
@@ -25,6 +24,7 @@ from support import (
     Server,
     StreamReader,
     close_to,
+    config_text,
     solid,
     wait_for,
     write_config,

@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import need_tool
-from support import ROOT, free_port, solid, wait_for
+from support import ROOT, free_port, need_tool, solid, wait_for
 
 SCRIPT = ROOT / "scripts" / "install-service.sh"
 UNIT = Path("/etc/systemd/system/framecast.service")

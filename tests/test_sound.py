@@ -12,10 +12,9 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from conftest import config_text
 from media import clip
 from sound import RATE, PrivatePulse, SoundReader, Tone, dominant_hz, hears
-from support import BLUE, RED, StreamReader, solid, wait_for, write_config
+from support import BLUE, RED, StreamReader, config_text, solid, wait_for, write_config
 
 from framecast.audio.audio_hub import BURST_SECONDS, CATCH_UP_SECONDS, AudioHub
 from framecast.audio.channel import PREFILL_BYTES, JitterBuffer

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_BROWSER_MARK, config_text, need_tool
 from flask.testing import FlaskClient
 from pages import PageServer
 from PIL import Image
@@ -23,12 +22,15 @@ from support import (
     BLUE,
     GREEN,
     RED,
+    TEST_BROWSER_MARK,
     YELLOW,
     Server,
     StreamReader,
     centre,
     close_to,
+    config_text,
     in_network_namespace,
+    need_tool,
     solid,
     wait_for,
 )

@@ -8,8 +8,19 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest import config_text, environment, need_tool
-from support import BLUE, GREEN, RED, YELLOW, Server, StreamReader, VirtualDisplay, wait_for
+from support import (
+    BLUE,
+    GREEN,
+    RED,
+    YELLOW,
+    Server,
+    StreamReader,
+    VirtualDisplay,
+    config_text,
+    environment,
+    need_tool,
+    wait_for,
+)
 from Xlib import display as xdisplay
 
 from framecast.config import ScreenSettings
