@@ -1,5 +1,5 @@
-"""Fixtures that start real servers with their own folder and config in a temp directory; plain
-helpers live in support.py."""
+"""Fixtures that start real servers with their own folder and config in a temp directory, and
+the hook that marks each test by what they start. Plain helpers live in support.py."""
 
 from __future__ import annotations
 
@@ -13,6 +13,31 @@ import pytest
 from support import CHROMIUM_ARGS, Server, VirtualDisplay, config_text, need_tool, wait_for
 
 from framecast.slideshow.folder import FolderPlaylist
+
+FIXTURE_MARKS = {
+    "start_server": "live",
+    "display": "display",
+    "pulse": "sound",
+    "browser": "browser",
+}
+"""The mark a test gets from a fixture it uses, directly or through other fixtures."""
+TOOLS = ("browser", "sound", "redis", "display")
+"""Marks of a real tool a test needs; each makes the test `live` too."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the fixtures it uses, and `live` when it needs a tool, before `-m`
+    selects."""
+    for item in items:
+        used = getattr(item, "fixturenames", ())
+        for fixture, mark in FIXTURE_MARKS.items():
+            if fixture in used:
+                item.add_marker(mark)
+        if item.get_closest_marker("live") is None and any(
+            item.get_closest_marker(tool) for tool in TOOLS
+        ):
+            item.add_marker("live")
 
 
 @pytest.fixture

@@ -73,6 +73,7 @@ def test_a_frame_too_small_for_a_readable_code_shows_the_address_as_text_only() 
     assert with_address.tobytes() != without.tobytes()
 
 
+@pytest.mark.live
 def test_the_empty_folder_placeholder_and_the_log_show_the_code_of_the_address(
     tmp_path: Path, images: Path
 ) -> None:

@@ -220,6 +220,7 @@ def test_an_unexpected_error_in_the_slideshow_is_logged_once_and_the_show_goes_o
     assert "KeyError" in caplog.text
 
 
+@pytest.mark.live
 def test_healthz_says_503_with_the_reason_when_the_show_is_stuck(
     make_show: Callable[..., Show], images: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

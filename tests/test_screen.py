@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from support import (
     BLUE,
     GREEN,
@@ -134,6 +135,7 @@ def test_an_unchanged_screen_is_not_sent_again(
     assert server.status()["frames"] == frames + 1
 
 
+@pytest.mark.display
 def test_no_display_shows_a_placeholder_then_the_screen_once_one_appears(
     start_server: Callable[..., Server], tmp_path: Path
 ) -> None:

@@ -29,6 +29,8 @@ from pathlib import Path
 import pytest
 from support import ROOT, free_port, need_tool, solid, wait_for
 
+pytestmark = [pytest.mark.system, pytest.mark.live]
+
 SCRIPT = ROOT / "scripts" / "install-service.sh"
 UNIT = Path("/etc/systemd/system/framecast.service")
 NOT_STARTED = "systemd is not running here: the unit is installed but could not be started"

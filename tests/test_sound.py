@@ -236,6 +236,7 @@ def test_a_channel_without_sound_has_none_until_it_is_turned_on(
 # --- bad input and faults ---------------------------------------------------------------------
 
 
+@pytest.mark.sound
 def test_without_a_sound_server_the_picture_goes_on_and_sound_starts_when_one_appears(
     tmp_path: Path, images: Path, start_server: Any
 ) -> None:
@@ -266,6 +267,7 @@ def test_without_a_sound_server_the_picture_goes_on_and_sound_starts_when_one_ap
     assert "cannot capture the default output's sound: no sound server" in server.log()
 
 
+@pytest.mark.sound
 def test_a_restarted_sound_server_is_heard_again_with_silence_meanwhile(
     tmp_path: Path, images: Path, start_server: Any
 ) -> None:

@@ -38,6 +38,8 @@ from support import (
 from framecast.config import WebSettings, load_settings
 from framecast.service.runtime import Framecast
 
+pytestmark = pytest.mark.browser
+
 WEB = "\n[web]\n"
 
 
