@@ -114,7 +114,8 @@ class CuttableProxy:
         self.port = self._listener.getsockname()[1]
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+        self._accepting.start()
 
     def _accept(self) -> None:
         while True:
@@ -163,8 +164,13 @@ class CuttableProxy:
         for sock in cut:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
 
     def close(self) -> None:
+        """Stop accepting (a shutdown wakes the waiting accept), then cut all it relayed."""
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._accepting.join(5)
         self._listener.close()
         self.cut()
 
