@@ -30,16 +30,22 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the test helpers; framecast itself is installed
-
-from bench_core import table  # noqa: E402
-from bench_encoders import cpu_model  # noqa: E402
-from bench_glass import SAMPLER  # noqa: E402
-from bench_screen import cpu_seconds  # noqa: E402
-from conftest import CHROMIUM_ARGS, config_text  # noqa: E402
-from sound import PrivatePulse, Tone  # noqa: E402
-from support import RED, Server, VirtualDisplay, hex_colour, solid, wait_for  # noqa: E402
+from bench_core import table
+from bench_encoders import cpu_model
+from bench_glass import SAMPLER
+from bench_screen import cpu_seconds
+from harness import (
+    CHROMIUM_ARGS,
+    RED,
+    PrivatePulse,
+    Server,
+    Tone,
+    VirtualDisplay,
+    config_text,
+    hex_colour,
+    solid,
+    wait_for,
+)
 
 WINDOW_SECONDS = 10.0
 FREQUENCIES = [500.0, 1500.0, 900.0, 2500.0, 700.0, 2000.0]

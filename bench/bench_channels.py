@@ -22,20 +22,16 @@ import json
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the test helpers; framecast itself is installed
-
-from bench_core import table  # noqa: E402
-from bench_load import CLIENT_CORE, SERVER_CORE, loadgen, proc_stat  # noqa: E402
-from photos import photo  # noqa: E402
-from support import Server, StreamReader, wait_for  # noqa: E402
+from bench_core import table
+from bench_load import CLIENT_CORE, SERVER_CORE, loadgen, proc_stat
+from harness import Server, StreamReader, wait_for
+from photos import photo
 
 CHANNELS = 20
 VIEWERS = 10

@@ -17,16 +17,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from harness import Server, StreamReader, wait_for
+from photos import save_photo
 from PIL import Image, ImageChops, ImageStat
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the test helpers; framecast itself is installed
-
-from photos import save_photo  # noqa: E402
-from support import Server, StreamReader, wait_for  # noqa: E402
-
-from framecast.render.imaging import RenderSpec, encode_jpeg, fit, render_slide  # noqa: E402
-from framecast.slideshow.folder import FolderPlaylist  # noqa: E402
+from framecast.render.imaging import RenderSpec, encode_jpeg, fit, render_slide
+from framecast.slideshow.folder import FolderPlaylist
 
 SPEC = RenderSpec(1920, 1080, "contain", (0, 0, 0), 80)
 

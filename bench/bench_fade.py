@@ -15,23 +15,18 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from bench_core import table
+from harness import ROOT, Server, StreamReader, wait_for
+from photos import photo
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the test helpers; framecast itself is installed
-
-from bench_core import table  # noqa: E402
-from photos import photo  # noqa: E402
-from support import Server, StreamReader, wait_for  # noqa: E402
-
-from framecast.render.compose import fade  # noqa: E402
-from framecast.render.imaging import encode_jpeg  # noqa: E402
+from framecast.render.compose import fade
+from framecast.render.imaging import encode_jpeg
 
 KINDS = {"soft": 0.05, "medium": 0.15, "grainy": 0.3}
 """Photo kinds by the share of sensor-like grain in them (bench/photos.py)."""

@@ -28,15 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_core import table
+from bench_screen import cpu_seconds
+from harness import CHROMIUM_ARGS, Server, StreamReader, VirtualDisplay, centre, close_to, wait_for
 from playwright.sync_api import Page, sync_playwright
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the test helpers; framecast itself is installed
-
-from bench_core import table  # noqa: E402
-from bench_screen import cpu_seconds  # noqa: E402
-from conftest import CHROMIUM_ARGS  # noqa: E402
-from support import Server, StreamReader, VirtualDisplay, centre, close_to, wait_for  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 SCREEN = (1280, 720)

@@ -15,28 +15,22 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pillow_heif
+from bench_channels import cpu_seconds, status
+from bench_core import table
+from bench_load import CLIENT_CORE, SERVER_CORE, loadgen, proc_stat
+from harness import Server, StreamReader, media, wait_for
+from photos import photo
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the test helpers; framecast itself is installed
-
-import media  # noqa: E402
-from bench_channels import cpu_seconds, status  # noqa: E402
-from bench_core import table  # noqa: E402
-from bench_load import CLIENT_CORE, SERVER_CORE, loadgen, proc_stat  # noqa: E402
-from photos import photo  # noqa: E402
-from support import Server, StreamReader, wait_for  # noqa: E402
-
-from framecast.render.document import render_page  # noqa: E402
-from framecast.render.imaging import RenderSpec, encode_jpeg, fitted_size, render_slide  # noqa: E402
-from framecast.render.motion import first_frame  # noqa: E402
+from framecast.render.document import render_page
+from framecast.render.imaging import RenderSpec, encode_jpeg, fitted_size, render_slide
+from framecast.render.motion import first_frame
 
 SPEC = RenderSpec(1920, 1080, "contain", (0, 0, 0), 80)  # type: ignore[arg-type]
 RUNS = 5

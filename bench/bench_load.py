@@ -25,14 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_core import table
+from harness import ROOT, Server, StreamReader, free_port, wait_for
+from photos import photo
 from PIL import Image
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the test helpers; framecast itself is installed
-
-from bench_core import table  # noqa: E402
-from photos import photo  # noqa: E402
-from support import Server, StreamReader, free_port, wait_for  # noqa: E402
 
 SERVER_CORE, CLIENT_CORE = "0", "1"
 STREAM_RUNS = [(1, 30), (10, 30), (50, 30), (200, 30), (500, 5)]

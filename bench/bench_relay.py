@@ -15,24 +15,19 @@ import os
 import socket
 import statistics
 import struct
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the test helpers; framecast itself is installed
+from bench_core import table
+from bench_screen import cpu_seconds
+from harness import RedisServer, RoleServer, StreamReader, wait_for
+from photos import photo
 
-from bench_core import table  # noqa: E402
-from bench_screen import cpu_seconds  # noqa: E402
-from photos import photo  # noqa: E402
-from relay_support import RedisServer, RoleServer  # noqa: E402
-from support import StreamReader, wait_for  # noqa: E402
-
-from framecast.hub import FrameHub  # noqa: E402
-from framecast.relay.link import BulkLimit, connect  # noqa: E402
-from framecast.relay.publisher import ChannelPublisher  # noqa: E402
+from framecast.hub import FrameHub
+from framecast.relay.link import BulkLimit, connect
+from framecast.relay.publisher import ChannelPublisher
 
 FPS = 30
 

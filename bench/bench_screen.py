@@ -27,22 +27,18 @@ from pathlib import Path
 
 import mss
 import numpy
+from bench_core import table
+from harness import Server, StreamReader, VirtualDisplay, wait_for
+from photos import photo
 from PIL import Image, ImageChops, ImageGrab, ImageStat
 from Xlib import X, display
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the test helpers; framecast itself is installed
-
-from bench_core import table  # noqa: E402
-from photos import photo  # noqa: E402
-from support import Server, StreamReader, VirtualDisplay, wait_for  # noqa: E402
-
-from framecast.config import ScreenSettings  # noqa: E402
-from framecast.render import pixman  # noqa: E402
-from framecast.render.imaging import RenderSpec  # noqa: E402
-from framecast.render.screen_frame import encode_screen  # noqa: E402
-from framecast.screen.grab import ScreenGrabber, same_from  # noqa: E402
-from framecast.service.memory import keep_freed_memory  # noqa: E402
+from framecast.config import ScreenSettings
+from framecast.render import pixman
+from framecast.render.imaging import RenderSpec
+from framecast.render.screen_frame import encode_screen
+from framecast.screen.grab import ScreenGrabber, same_from
+from framecast.service.memory import keep_freed_memory
 
 WIDTH, HEIGHT = 1920, 1080
 FRAMES = 150

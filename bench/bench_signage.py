@@ -7,21 +7,17 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the test helpers; framecast itself is installed
+from bench_core import table, timed
+from bench_load import proc_stat
+from harness import Server, StreamReader, wait_for
+from photos import photo
 
-from bench_core import table, timed  # noqa: E402
-from bench_load import proc_stat  # noqa: E402
-from photos import photo  # noqa: E402
-from support import Server, StreamReader, wait_for  # noqa: E402
-
-from framecast.render.compose import Labels, fade, label  # noqa: E402
-from framecast.render.imaging import encode_jpeg  # noqa: E402
+from framecast.render.compose import Labels, fade, label
+from framecast.render.imaging import encode_jpeg
 
 
 def bench_fade() -> None:

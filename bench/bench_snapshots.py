@@ -12,20 +12,16 @@ import argparse
 import http.client
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the test helpers; framecast itself is installed
+from bench_core import table
+from harness import Server, wait_for
+from photos import photo
 
-from bench_core import table  # noqa: E402
-from photos import photo  # noqa: E402
-from support import Server, wait_for  # noqa: E402
-
-from framecast.web.snapshot import SNAPSHOT_MAX  # noqa: E402
+from framecast.web.snapshot import SNAPSHOT_MAX
 
 RUNS = [("jpeg", 2), ("png", 2), ("jpeg", 64), ("png", 64)]
 """(format, [server] snapshot_workers): the default, and the most the config allows."""

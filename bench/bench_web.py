@@ -41,15 +41,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the test helpers; framecast itself is installed
+from bench_core import table
+from harness import PageServer, Server, StreamReader, centre, close_to, solid, wait_for
 
-from bench_core import table  # noqa: E402
-from pages import PageServer  # noqa: E402
-from support import Server, StreamReader, centre, close_to, solid, wait_for  # noqa: E402
-
-from framecast.browser.engine import Format, PageBrowser, Shot  # noqa: E402
-from framecast.config import WebSettings  # noqa: E402
+from framecast.browser.engine import Format, PageBrowser, Shot
+from framecast.config import WebSettings
 
 Colour = tuple[int, int, int]
 Row = list[object]

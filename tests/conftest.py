@@ -1,8 +1,8 @@
-"""Fixtures that start real servers with their own folder and config in a temp directory."""
+"""Fixtures that start real servers with their own folder and config in a temp directory, and
+the hook that marks each test by what they start. Plain helpers live in support.py."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -10,59 +10,34 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import Server, VirtualDisplay, wait_for
+from support import CHROMIUM_ARGS, Server, VirtualDisplay, config_text, need_tool, wait_for
 
 from framecast.slideshow.folder import FolderPlaylist
 
-CONFIG = """
-[server]
-host = "127.0.0.1"
-
-[stream]
-source = "{source}"
-width = {width}
-height = {height}
-quality = 85
-keepalive = {keepalive}
-
-[slideshow]
-folder = "images"
-interval = {interval}
-order = "{order}"
-fit = "{fit}"
-background = "{background}"
-transition = "{transition}"
-"""
+FIXTURE_MARKS = {
+    "start_server": "live",
+    "display": "display",
+    "pulse": "sound",
+    "browser": "browser",
+}
+"""The mark a test gets from a fixture it uses, directly or through other fixtures."""
+TOOLS = ("browser", "sound", "redis", "display")
+"""Marks of a real tool a test needs; each makes the test `live` too."""
 
 
-def config_text(
-    *,
-    width: int = 320,
-    height: int = 180,
-    interval: float = 30,
-    order: str = "name",
-    fit: str = "contain",
-    background: str = "#000000",
-    keepalive: float = 20,
-    source: str = "slideshow",
-    transition: str = "none",
-    extra: str = "",
-) -> str:
-    """A small valid config; tests change one key at a time."""
-    return (
-        CONFIG.format(
-            width=width,
-            height=height,
-            interval=interval,
-            order=order,
-            fit=fit,
-            background=background,
-            keepalive=keepalive,
-            source=source,
-            transition=transition,
-        )
-        + extra
-    )
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the fixtures it uses, and `live` when it needs a tool, before `-m`
+    selects."""
+    for item in items:
+        used = getattr(item, "fixturenames", ())
+        for fixture, mark in FIXTURE_MARKS.items():
+            if fixture in used:
+                item.add_marker(mark)
+        if item.get_closest_marker("live") is None and any(
+            item.get_closest_marker(tool) for tool in TOOLS
+        ):
+            item.add_marker("live")
 
 
 @pytest.fixture
@@ -117,24 +92,6 @@ def watch(images: Path) -> Iterator[Callable[..., FolderPlaylist]]:
         playlist.stop()
 
 
-def need_tool(name: str, package: str) -> None:
-    """Skip where a tool is missing on a developer's machine; in CI that is a failure."""
-    if shutil.which(name) is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is not installed: the test command installs {package}")
-        pytest.skip(f"{name} is not installed (apt-get install {package})")
-
-
-def need_pixman() -> None:
-    """Skip where libpixman-1 is missing on a developer's machine; in CI that is a failure."""
-    from framecast.render import pixman
-
-    if not pixman.available:
-        if os.environ.get("CI"):
-            pytest.fail("libpixman-1 is missing: the test command installs xvfb, which needs it")
-        pytest.skip("libpixman-1 is not installed (apt-get install libpixman-1-0)")
-
-
 @pytest.fixture
 def display() -> Iterator[VirtualDisplay]:
     """A running Xvfb, 640×360, stopped at the end."""
@@ -143,17 +100,6 @@ def display() -> Iterator[VirtualDisplay]:
     screen = VirtualDisplay().start()
     yield screen
     screen.stop()
-
-
-def environment(**changes: str | None) -> dict[str, str]:
-    """This process's environment with some variables set or (None) removed."""
-    env = dict(os.environ)
-    for key, value in changes.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
 
 
 @pytest.fixture(scope="session")
@@ -165,20 +111,6 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     server = PrivatePulse(tmp_path_factory.mktemp("pulse")).start()
     yield server
     server.stop()
-
-
-TEST_BROWSER_MARK = "--class=framecast-tests"
-"""Marks the tests' own Chromium (a harmless switch), so a test can tell it from the server's."""
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    TEST_BROWSER_MARK,
-]
 
 
 @pytest.fixture(scope="session")

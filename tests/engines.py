@@ -92,6 +92,8 @@ class FirefoxPage:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait(5)
+        if self._process.stdout is not None:
+            self._process.stdout.close()
 
 
 def _png_centre(png: bytes) -> tuple[int, ...]:

@@ -46,22 +46,23 @@ class PrivatePulse:
         script = self.folder / "default.pa"
         script.write_text(PULSE_CONFIG.format(socket=self.socket))
         env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(self.folder)}
-        self.process = subprocess.Popen(
-            [
-                "pulseaudio",
-                "-n",
-                "-F",
-                str(script),
-                "--daemonize=no",
-                "--exit-idle-time=-1",
-                "--use-pid-file=no",
-                "--system=false",
-                "--log-target=stderr",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=(self.folder / "pulse.log").open("ab"),
-        )
+        with (self.folder / "pulse.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    "pulseaudio",
+                    "-n",
+                    "-F",
+                    str(script),
+                    "--daemonize=no",
+                    "--exit-idle-time=-1",
+                    "--use-pid-file=no",
+                    "--system=false",
+                    "--log-target=stderr",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         wait_for(self.answers, timeout=10, interval=0.05, what="the private PulseAudio")
         return self
 

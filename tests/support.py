@@ -1,4 +1,5 @@
-"""Real parts for tests: a server process on a loopback port, a raw /stream reader, pixels."""
+"""Real parts for tests: a server process on a loopback port, a raw /stream reader, pixels, a
+small config, and skips for tools a developer's machine may lack."""
 
 from __future__ import annotations
 
@@ -30,6 +31,70 @@ RED = (220, 30, 30)
 GREEN = (30, 200, 60)
 BLUE = (30, 60, 220)
 YELLOW = (230, 210, 40)
+
+CONFIG = """
+[server]
+host = "127.0.0.1"
+
+[stream]
+source = "{source}"
+width = {width}
+height = {height}
+quality = 85
+keepalive = {keepalive}
+
+[slideshow]
+folder = "images"
+interval = {interval}
+order = "{order}"
+fit = "{fit}"
+background = "{background}"
+transition = "{transition}"
+"""
+
+
+def config_text(
+    *,
+    width: int = 320,
+    height: int = 180,
+    interval: float = 30,
+    order: str = "name",
+    fit: str = "contain",
+    background: str = "#000000",
+    keepalive: float = 20,
+    source: str = "slideshow",
+    transition: str = "none",
+    extra: str = "",
+) -> str:
+    """A small valid config; tests change one key at a time."""
+    return (
+        CONFIG.format(
+            width=width,
+            height=height,
+            interval=interval,
+            order=order,
+            fit=fit,
+            background=background,
+            keepalive=keepalive,
+            source=source,
+            transition=transition,
+        )
+        + extra
+    )
+
+
+TEST_BROWSER_MARK = "--class=framecast-tests"
+"""Marks the tests' own Chromium (a harmless switch), so a test can tell it from the server's."""
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    TEST_BROWSER_MARK,
+]
 
 
 def wait_for(
@@ -413,3 +478,32 @@ def in_network_namespace(setup: str, script: str) -> dict[str, Any]:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def need_tool(name: str, package: str) -> None:
+    """Skip where a tool is missing on a developer's machine; in CI that is a failure."""
+    if shutil.which(name) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is not installed: the test command installs {package}")
+        pytest.skip(f"{name} is not installed (apt-get install {package})")
+
+
+def need_pixman() -> None:
+    """Skip where libpixman-1 is missing on a developer's machine; in CI that is a failure."""
+    from framecast.render import pixman
+
+    if not pixman.available:
+        if os.environ.get("CI"):
+            pytest.fail("libpixman-1 is missing: the test command installs xvfb, which needs it")
+        pytest.skip("libpixman-1 is not installed (apt-get install libpixman-1-0)")
+
+
+def environment(**changes: str | None) -> dict[str, str]:
+    """This process's environment with some variables set or (None) removed."""
+    env = dict(os.environ)
+    for key, value in changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import config_text
 from flask.testing import FlaskClient
 from PIL import Image
-from support import GREEN, RED, Server, close_to, solid
+from support import GREEN, RED, Server, close_to, config_text, solid
 
 from framecast.config import load_settings
 from framecast.service.runtime import Framecast
@@ -53,7 +52,10 @@ class Admin:
 
     def change(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {"X-CSRF-Token": self.csrf, "X-Framecast": "1", **kwargs.pop("headers", {})}
-        return self.client.open(path, method=method, headers=headers, **kwargs)
+        answer = self.client.open(path, method=method, headers=headers, **kwargs)
+        # Werkzeug spools a body over 500 KB to a temporary file and leaves it open.
+        answer.request.input_stream.close()
+        return answer
 
     def upload(self, *files: tuple[bytes, str], channel: str = "default") -> Any:
         data = {"file": [(io.BytesIO(body), name) for body, name in files]}

@@ -8,9 +8,8 @@ import io
 from pathlib import Path
 from typing import Any
 
-from conftest import config_text
 from PIL import Image
-from support import BLUE, GREEN, RED, Server, StreamReader, close_to, solid, wait_for
+from support import BLUE, GREEN, RED, Server, StreamReader, close_to, config_text, solid, wait_for
 
 ADMIN = "admin-token-123"
 NAMES = {"blue.png": BLUE, "green.png": GREEN, "red.png": RED}

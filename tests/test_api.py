@@ -8,9 +8,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import config_text
 from PIL import Image
-from support import BLUE, GREEN, RED, Server, StreamReader, close_to, solid, wait_for
+from support import BLUE, GREEN, RED, Server, StreamReader, close_to, config_text, solid, wait_for
 
 
 def post(server: Server, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict]:  # type: ignore[type-arg]

@@ -13,7 +13,17 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from support import BLUE, GREEN, RED, Server, close_to, drop_atomically, solid, wait_for
+from support import (
+    BLUE,
+    GREEN,
+    RED,
+    Server,
+    close_to,
+    config_text,
+    drop_atomically,
+    solid,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -104,7 +114,8 @@ class CuttableProxy:
         self.port = self._listener.getsockname()[1]
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+        self._accepting.start()
 
     def _accept(self) -> None:
         while True:
@@ -153,8 +164,13 @@ class CuttableProxy:
         for sock in cut:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
 
     def close(self) -> None:
+        """Stop accepting (a shutdown wakes the waiting accept), then cut all it relayed."""
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._accepting.join(5)
         self._listener.close()
         self.cut()
 
@@ -180,8 +196,6 @@ def test_a_cut_stream_is_reopened_while_the_server_stays_up(
 def test_the_page_carries_its_token_to_every_request(
     images: Path, start_server: Callable[..., Server], page: Any
 ) -> None:
-    from conftest import config_text
-
     solid(images / "slide.png", RED)
     token = "living-room-tv-1"
     text = config_text(width=480, height=270).replace(
@@ -199,8 +213,6 @@ def test_the_page_carries_its_token_to_every_request(
 def test_a_channel_page_shows_its_own_channel_in_both_modes(
     images: Path, start_server: Callable[..., Server], page: Any, tmp_path: Path
 ) -> None:
-    from conftest import config_text
-
     solid(images / "slide.png", RED)
     (tmp_path / "menu").mkdir()
     solid(tmp_path / "menu" / "slide.png", GREEN)

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import config_text
 from PIL import Image
 from support import (
     BLUE,
@@ -17,6 +16,7 @@ from support import (
     Server,
     StreamReader,
     close_to,
+    config_text,
     solid,
     wait_for,
     write_config,

@@ -6,9 +6,8 @@ import io
 from pathlib import Path
 
 import pytest
-from conftest import need_pixman
 from PIL import Image, ImageChops, ImageStat
-from support import BLUE, GREEN, RED, close_to
+from support import BLUE, GREEN, RED, close_to, need_pixman
 
 from framecast.render import pixman
 from framecast.render.compose import MIN_FADE_FRAMES, Labels, fade, label

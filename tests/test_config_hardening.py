@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import config_text
-from support import Server, wait_for, write_config
+from support import Server, config_text, wait_for, write_config
 
 from framecast import config_watch
 from framecast.config import ConfigError, Settings, load_settings, parse_settings

@@ -12,10 +12,12 @@ import pytest
 from engines import FirefoxPage, WebKitPage
 from support import BLUE, GREEN, RED, Server, close_to, drop_atomically, solid, wait_for
 
+pytestmark = [pytest.mark.system, pytest.mark.browser]
+
 Page = FirefoxPage | WebKitPage
 
 
-@pytest.fixture(params=["firefox", "webkit"])
+@pytest.fixture(params=["firefox", pytest.param("webkit", marks=pytest.mark.display)])
 def engine(request: pytest.FixtureRequest) -> Iterator[Page]:
     page: Page
     if request.param == "firefox":

@@ -19,6 +19,8 @@ from framecast.web import mjpeg
 from framecast.web.fanout import FanOut, FanOutStream
 from framecast.web.viewers import Viewer
 
+pytestmark = pytest.mark.live
+
 SIDE = (640, 360)
 
 

@@ -16,9 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import config_text
 from PIL import Image
-from support import Server, StreamReader, close_to, wait_for
+from support import Server, StreamReader, close_to, config_text, wait_for
 
 SEED = 11
 MAGENTA = (230, 20, 210)

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import need_pixman
 from PIL import Image
-from support import BLUE, GREEN, RED, bomb_png, close_to
+from support import BLUE, GREEN, RED, bomb_png, close_to, need_pixman
 
 from framecast.render import pixman
 from framecast.render.imaging import (

@@ -13,9 +13,19 @@ from pathlib import Path
 
 import media
 import pytest
-from conftest import config_text
 from PIL import Image
-from support import BLUE, GREEN, RED, YELLOW, Server, StreamReader, close_to, solid, wait_for
+from support import (
+    BLUE,
+    GREEN,
+    RED,
+    YELLOW,
+    Server,
+    StreamReader,
+    close_to,
+    config_text,
+    solid,
+    wait_for,
+)
 
 from framecast.render.kinds import probe_file
 

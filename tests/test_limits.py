@@ -11,13 +11,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import config_text
+import pytest
 from PIL import Image
 from support import (
     GREEN,
     RED,
     Server,
     StreamReader,
+    config_text,
     in_network_namespace,
     solid,
     wait_for,
@@ -260,6 +261,7 @@ CAPPED = textwrap.dedent(
 )
 
 
+@pytest.mark.live
 def test_one_address_holds_a_few_streams_and_a_new_one_ends_its_oldest(
     images: Path, tmp_path: Path
 ) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from conftest import config_text
-from support import in_network_namespace, solid
+import pytest
+from support import config_text, in_network_namespace, solid
+
+pytestmark = pytest.mark.live
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import environment
-from support import Server, solid, wait_for
+from support import Server, environment, solid, wait_for
 
 from framecast.service.notify import ServiceNotifier
 

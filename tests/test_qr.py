@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 import zxingcpp
-from conftest import config_text
 from PIL import Image
-from support import Server, free_port, wait_for
+from support import Server, config_text, free_port, wait_for
 
 from framecast.qr import TERMINAL_QUIET_ZONE, modules, qr_image, terminal_qr
 from framecast.render.imaging import RenderSpec, encode_jpeg
@@ -74,6 +73,7 @@ def test_a_frame_too_small_for_a_readable_code_shows_the_address_as_text_only() 
     assert with_address.tobytes() != without.tobytes()
 
 
+@pytest.mark.live
 def test_the_empty_folder_placeholder_and_the_log_show_the_code_of_the_address(
     tmp_path: Path, images: Path
 ) -> None:

@@ -9,6 +9,7 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
+import pytest
 from support import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +41,8 @@ def test_the_readme_opens_with_two_commands_that_do_not_begin_with_sudo() -> Non
     assert commands == ["bash scripts/serve.sh", "bash scripts/test.sh"]
 
 
+@pytest.mark.system
+@pytest.mark.live
 def test_the_serve_command_serves_the_shipped_folder_without_sudo(tmp_path: Path) -> None:
     port = free_port()
     serve = readme_commands()[0].split()
@@ -72,6 +75,7 @@ def test_the_serve_command_serves_the_shipped_folder_without_sudo(tmp_path: Path
         log.close()
 
 
+@pytest.mark.system
 def test_the_test_command_sets_up_without_sudo(tmp_path: Path) -> None:
     command = readme_commands()[1].split()
     result = subprocess.run(

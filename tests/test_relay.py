@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import need_tool
 from PIL import Image
 from relay_support import RedisServer, RoleServer
 from support import (
@@ -26,10 +25,13 @@ from support import (
     centre,
     close_to,
     free_port,
+    need_tool,
     solid,
     wait_for,
     write_config,
 )
+
+pytestmark = pytest.mark.live
 
 STALE_SECONDS = 2
 CONFIG = """
@@ -140,6 +142,7 @@ def go_to(relay: Relay, colour: tuple[int, int, int], readers: list[StreamReader
     raise AssertionError(f"never showed {colour}")
 
 
+@pytest.mark.redis
 def test_slides_and_channels_reach_both_edges(relay: Relay, readers: list[StreamReader]) -> None:
     for reader in readers:
         reader.wait_colour(RED, 10)
@@ -155,6 +158,7 @@ def test_slides_and_channels_reach_both_edges(relay: Relay, readers: list[Stream
         assert status["edge"]["origin"]["port"] == relay.origin.port
 
 
+@pytest.mark.redis
 def test_origin_status_lists_both_edges(relay: Relay, readers: list[StreamReader]) -> None:
     for reader in readers:
         reader.wait_colour(RED, 10)
@@ -171,6 +175,7 @@ def test_origin_status_lists_both_edges(relay: Relay, readers: list[StreamReader
         assert edge["lag_ms"] is not None
 
 
+@pytest.mark.redis
 def test_a_command_at_an_edge_and_a_live_edit_at_the_origin(
     relay: Relay, readers: list[StreamReader]
 ) -> None:
@@ -186,6 +191,7 @@ def test_a_command_at_an_edge_and_a_live_edit_at_the_origin(
         reader.wait_colour(RED, 10)
 
 
+@pytest.mark.redis
 def test_edges_ride_out_a_redis_restart(relay: Relay, readers: list[StreamReader]) -> None:
     go_to(relay, RED, readers)
     relay.redis.kill()
@@ -211,6 +217,7 @@ def test_edges_ride_out_a_redis_restart(relay: Relay, readers: list[StreamReader
         reader.wait_colour(BLUE, 5)
 
 
+@pytest.mark.redis
 def test_a_stopped_edge_resumes_on_the_newest_frame(
     relay: Relay, readers: list[StreamReader]
 ) -> None:
@@ -232,6 +239,7 @@ def test_a_stopped_edge_resumes_on_the_newest_frame(
     assert not any(close_to(centre(jpeg), YELLOW) for jpeg in later), "a backlog was sent"
 
 
+@pytest.mark.redis
 def test_edges_follow_a_restarted_origin(relay: Relay, readers: list[StreamReader]) -> None:
     go_to(relay, RED, readers)
     relay.restart_origin()
@@ -241,6 +249,7 @@ def test_edges_follow_a_restarted_origin(relay: Relay, readers: list[StreamReade
         reader.wait_colour(YELLOW, 10)
 
 
+@pytest.mark.redis
 def test_a_second_origin_refuses_to_start(relay: Relay) -> None:
     second = RoleServer("origin", relay.redis.url, relay.folder, relay.config)
     assert second.process.wait(15) == 2
@@ -271,6 +280,7 @@ def test_a_wrong_redis_url_exits_2(tmp_path: Path, url: str, says: str) -> None:
     assert says in errors[0]
 
 
+@pytest.mark.redis
 def test_a_frame_too_large_for_redis_is_logged_and_skipped(tmp_path: Path) -> None:
     need_tool("redis-server", "redis-server")
     redis = RedisServer(tmp_path, "--proto-max-bulk-len", "1mb").start()

@@ -12,7 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import config_text
 from PIL import Image
 from support import (
     BLUE,
@@ -24,6 +23,7 @@ from support import (
     bomb_png,
     centre,
     close_to,
+    config_text,
     solid,
     wait_for,
 )
@@ -221,6 +221,7 @@ def test_an_unexpected_error_in_the_slideshow_is_logged_once_and_the_show_goes_o
     assert "KeyError" in caplog.text
 
 
+@pytest.mark.live
 def test_healthz_says_503_with_the_reason_when_the_show_is_stuck(
     make_show: Callable[..., Show], images: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import config_text, environment
+import pytest
 from support import (
     BLUE,
     GREEN,
@@ -17,6 +17,8 @@ from support import (
     VirtualDisplay,
     centre,
     close_to,
+    config_text,
+    environment,
     solid,
     wait_for,
     write_config,
@@ -133,6 +135,7 @@ def test_an_unchanged_screen_is_not_sent_again(
     assert server.status()["frames"] == frames + 1
 
 
+@pytest.mark.display
 def test_no_display_shows_a_placeholder_then_the_screen_once_one_appears(
     start_server: Callable[..., Server], tmp_path: Path
 ) -> None:

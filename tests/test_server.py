@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import config_text
 from PIL import Image, ImageChops, ImageStat
 from support import (
     BLUE,
@@ -25,6 +24,7 @@ from support import (
     Server,
     StreamReader,
     close_to,
+    config_text,
     solid,
     wait_for,
     write_config,
@@ -44,6 +44,7 @@ def run_cli(*args: str, timeout: float = 10) -> subprocess.CompletedProcess[str]
     )
 
 
+@pytest.mark.live
 def test_help_explains_the_options() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
@@ -51,6 +52,7 @@ def test_help_explains_the_options() -> None:
         assert option in result.stdout
 
 
+@pytest.mark.live
 def test_an_invalid_config_at_start_exits_2_naming_the_key(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(config_text(interval=0))
@@ -66,6 +68,7 @@ def test_an_invalid_config_at_start_exits_2_naming_the_key(tmp_path: Path) -> No
     assert "line 3" in result.stderr
 
 
+@pytest.mark.live
 def test_a_port_in_use_exits_2_with_a_clear_message(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(config_text())
@@ -228,6 +231,7 @@ def test_damaged_files_are_skipped_and_the_show_goes_on(
     assert server.log().count("Skipped b-cut.jpg") == 1
 
 
+@pytest.mark.live
 @pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
 def test_an_unreadable_file_is_skipped_with_permission_denied(images: Path, tmp_path: Path) -> None:
     solid(images / "a.png", GREEN)

@@ -10,8 +10,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import config_text
-from support import GREEN, Server, StreamReader, solid, wait_for
+from support import GREEN, Server, StreamReader, config_text, solid, wait_for
 
 from framecast.logtext import printable
 from framecast.service.http_server import without_secrets

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import need_tool
-from support import ROOT, free_port, solid, wait_for
+from support import ROOT, free_port, need_tool, solid, wait_for
+
+pytestmark = [pytest.mark.system, pytest.mark.live]
 
 SCRIPT = ROOT / "scripts" / "install-service.sh"
 UNIT = Path("/etc/systemd/system/framecast.service")

@@ -12,10 +12,9 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from conftest import config_text
 from media import clip
 from sound import RATE, PrivatePulse, SoundReader, Tone, dominant_hz, hears
-from support import BLUE, RED, StreamReader, solid, wait_for, write_config
+from support import BLUE, RED, StreamReader, config_text, solid, wait_for, write_config
 
 from framecast.audio.audio_hub import BURST_SECONDS, CATCH_UP_SECONDS, AudioHub
 from framecast.audio.channel import PREFILL_BYTES, JitterBuffer
@@ -237,6 +236,7 @@ def test_a_channel_without_sound_has_none_until_it_is_turned_on(
 # --- bad input and faults ---------------------------------------------------------------------
 
 
+@pytest.mark.sound
 def test_without_a_sound_server_the_picture_goes_on_and_sound_starts_when_one_appears(
     tmp_path: Path, images: Path, start_server: Any
 ) -> None:
@@ -267,6 +267,7 @@ def test_without_a_sound_server_the_picture_goes_on_and_sound_starts_when_one_ap
     assert "cannot capture the default output's sound: no sound server" in server.log()
 
 
+@pytest.mark.sound
 def test_a_restarted_sound_server_is_heard_again_with_silence_meanwhile(
     tmp_path: Path, images: Path, start_server: Any
 ) -> None:

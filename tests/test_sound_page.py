@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CHROMIUM_ARGS, config_text
 from sound import PrivatePulse, Tone
-from support import RED, Server, solid, wait_for, write_config
+from support import CHROMIUM_ARGS, RED, Server, config_text, solid, wait_for, write_config
 
 ANALYSER = """() => {
   const audio = document.getElementById('sound');

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_BROWSER_MARK, config_text, need_tool
 from flask.testing import FlaskClient
 from pages import PageServer
 from PIL import Image
@@ -23,18 +22,23 @@ from support import (
     BLUE,
     GREEN,
     RED,
+    TEST_BROWSER_MARK,
     YELLOW,
     Server,
     StreamReader,
     centre,
     close_to,
+    config_text,
     in_network_namespace,
+    need_tool,
     solid,
     wait_for,
 )
 
 from framecast.config import WebSettings, load_settings
 from framecast.service.runtime import Framecast
+
+pytestmark = pytest.mark.browser
 
 WEB = "\n[web]\n"
 

@@ -8,8 +8,19 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest import config_text, environment, need_tool
-from support import BLUE, GREEN, RED, YELLOW, Server, StreamReader, VirtualDisplay, wait_for
+from support import (
+    BLUE,
+    GREEN,
+    RED,
+    YELLOW,
+    Server,
+    StreamReader,
+    VirtualDisplay,
+    config_text,
+    environment,
+    need_tool,
+    wait_for,
+)
 from Xlib import display as xdisplay
 
 from framecast.config import ScreenSettings
@@ -71,6 +82,7 @@ def test_a_display_that_goes_away_reads_as_drawing_everywhere(display: VirtualDi
     watch.close()
 
 
+@pytest.mark.display
 def test_a_display_without_damage_or_no_display_is_refused(
     display_without_damage: VirtualDisplay,
 ) -> None:
@@ -174,6 +186,7 @@ def test_a_change_damage_never_reports_is_caught_within_seconds(
         grabber.close()
 
 
+@pytest.mark.display
 def test_without_damage_the_stream_still_follows_the_screen(
     display_without_damage: VirtualDisplay, start_server: Callable[..., Server]
 ) -> None:
