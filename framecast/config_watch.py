@@ -25,7 +25,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from .config import ConfigError, Settings, read_config, settings_from_bytes
-from .supervise import STOP_SECONDS, ErrorLog, Worker
+from .supervise import STOP_SECONDS, Worker
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,7 @@ class ConfigWatcher(Worker):
     """
 
     def __init__(self, path: Path, settings: Settings, on_change: OnChange) -> None:
-        errors = ErrorLog()
-        super().__init__("config-watcher", errors)
+        super().__init__("config-watcher")
         self.path = path.resolve()
         self._settings = settings
         self._on_change = on_change
@@ -104,7 +103,6 @@ class ConfigWatcher(Worker):
         self._stamp = self._file_stamp()
         self._held: _Held | None = None
         self._observer: BaseObserver | None = None
-        self._error_log = errors
         self._reload_lock = threading.Lock()
 
     @property
@@ -178,7 +176,7 @@ class ConfigWatcher(Worker):
                     self._stamp = stamp
                     self.reload()
             except Exception as error:
-                self._error_log.report("the config watcher", error)
+                self.errors.report("the config watcher", error)
 
     def reload(self) -> None:
         """Read the file again; apply it if valid, else keep the old settings and say why.

@@ -120,7 +120,9 @@ class Worker:
     def __init__(self, name: str, errors: ErrorLog | None = None) -> None:
         self.name = name
         self.stopping = threading.Event()
-        self._errors = errors
+        self.errors = errors or ErrorLog()
+        """Where the loop's unexpected errors are told, once each; a loop that catches its own
+        to go on reports them here too."""
         self._thread: SupervisedThread | None = None
 
     @property
@@ -134,7 +136,7 @@ class Worker:
 
     def start(self) -> None:
         self.stopping.clear()
-        self._thread = SupervisedThread(self.name, self.run, self._errors)
+        self._thread = SupervisedThread(self.name, self.run, self.errors)
         self._thread.start()
 
     def stop(self, timeout: float = STOP_SECONDS) -> bool:

@@ -348,11 +348,12 @@ def test_a_channel_switches_to_the_screen_until_its_settings_change(admin: Admin
         path = "/api/admin/channels/default/source"
         assert admin.change("POST", path, json={"source": "tv"}).status_code == 400
         assert admin.change("POST", path, json={"source": "screen"}).status_code == 200
-        assert admin.framecast.status().as_json()["source"] == "screen"
+        switched = admin.framecast.status().as_json()
+        assert (switched["source"], switched["source_switched"]) == ("screen", "screen")
         admin.config.write_text(admin.config.read_text().replace("interval = 30", "interval = 20"))
         admin.framecast.watcher.reload()
-        assert admin.framecast.status().as_json()["source"] == "slideshow", (
-            "a config edit ends the switch"
-        )
+        edited = admin.framecast.status().as_json()
+        assert edited["source"] == "slideshow", "a config edit ends the switch"
+        assert edited["source_switched"] is None
     finally:
         admin.framecast.stop()

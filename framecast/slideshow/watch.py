@@ -25,7 +25,7 @@ from pathlib import Path
 from ..logtext import printable
 from ..render.imaging import UnreadableImage
 from ..render.kinds import Probe, probe_file
-from ..supervise import STOP_SECONDS, ErrorLog, Worker
+from ..supervise import STOP_SECONDS, Worker
 from . import scan
 from .events import FolderEvents
 from .ordering import Slide, natural_key
@@ -76,8 +76,7 @@ class FolderWatch(Worker):
         on_arrival: Callable[[Path], None],
         on_schedule: Callable[[], None],
     ) -> None:
-        errors = ErrorLog()
-        super().__init__("folder-watch", errors)
+        super().__init__("folder-watch")
         self.folder = folder
         self.recursive = recursive
         self.follow_symlinks = follow_symlinks
@@ -88,7 +87,6 @@ class FolderWatch(Worker):
         self._watched: tuple[int, int] | None = None
         """The device and inode of the folder the observer watches: a watch follows the folder
         it was set on when that is renamed, not the path."""
-        self._error_log = errors
         self._cond = threading.Condition()
         self._slides: dict[Path, Slide] = {}
         self._skipped: dict[Path, tuple[tuple[int, int], str]] = {}
@@ -211,7 +209,7 @@ class FolderWatch(Worker):
         try:
             self._rescan()
         except Exception as error:
-            self._error_log.report("the folder watcher (rescanning)", error)
+            self.errors.report("the folder watcher (rescanning)", error)
             with self._cond:
                 self._next_scan = time.monotonic() + self._rescan_every()
 
@@ -223,7 +221,7 @@ class FolderWatch(Worker):
             self._examine(path, item)
         except Exception as error:
             name = self._name(path)
-            self._error_log.report("the folder watcher (examining a file)", error)
+            self.errors.report("the folder watcher (examining a file)", error)
             try:
                 info = path.stat()
                 signature = (info.st_mtime_ns, info.st_size)

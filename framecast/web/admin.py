@@ -46,6 +46,13 @@ def admin_parts() -> AdminParts:
     return parts
 
 
+def chosen(field: str, allowed: tuple[str, ...]) -> str | None:
+    """The JSON body's `field` when it is one of `allowed`, else None."""
+    body = request.get_json(silent=True)
+    value = body.get(field) if isinstance(body, dict) else None
+    return value if value in allowed else None
+
+
 def announced(announcement: Announcement | None) -> dict[str, object] | None:
     return announcement.as_json() if announcement else None
 
@@ -97,9 +104,8 @@ def channel_list() -> Response:
 @admin.post("/api/admin/channels/<channel>/source")
 def source(channel: str) -> Response:
     channel_folder(channel)
-    body = request.get_json(silent=True)
-    wanted = body.get("source") if isinstance(body, dict) else None
-    if wanted not in SOURCES:
+    wanted = chosen("source", SOURCES)
+    if wanted is None:
         return refusal(400, "source: " + " or ".join(SOURCES))
     try:
         web().channels.switch_source(channel, wanted)
@@ -111,9 +117,8 @@ def source(channel: str) -> Response:
 @admin.post("/api/admin/channels/<channel>/control")
 def control(channel: str) -> Response:
     channel_folder(channel)
-    body = request.get_json(silent=True)
-    action = body.get("action") if isinstance(body, dict) else None
-    if action not in COMMANDS:
+    action = chosen("action", COMMANDS)
+    if action is None:
         return refusal(400, "action: one of " + ", ".join(COMMANDS))
     web().channels.command(channel, action)
     log.info("Admin: %s on %s, from %s", action, channel, client_address())
