@@ -65,10 +65,11 @@ class FolderEvents:
     """A watchdog observer on `folder` (and on its parent, so that the folder renamed away or
     re-created is heard of).
 
-    `start` and `stop` are called by the folder watch's worker thread. On the observer's
-    thread, `on_file(path, complete)` is called for a file under the folder that was created,
-    changed, closed, moved or deleted (`complete`: the event says its writing is over), and
-    `on_folder()` when the folder or a subfolder was created, moved or deleted.
+    `start` and `stop` are called by the folder watch's worker thread (`stop` also by the
+    watch's owner, once that thread has ended). On the observer's thread, `on_file(path,
+    complete)` is called for a file under the folder that was created, changed, closed, moved
+    or deleted (`complete`: the event says its writing is over), and `on_folder()` when the
+    folder or a subfolder was created, moved or deleted.
     """
 
     def __init__(
