@@ -130,6 +130,78 @@ def test_five_wrong_tokens_in_a_minute_lock_the_address_out(tmp_path: Path) -> N
     assert admin.client.get("/api/admin/channels", headers=bearer).status_code == 429
 
 
+def session_cookie(admin: Admin) -> str:
+    cookie = admin.client.get_cookie("framecast_admin")
+    assert cookie is not None, "logged in"
+    return cookie.value
+
+
+def test_a_session_is_a_random_secret_the_server_keeps_and_log_out_ends(tmp_path: Path) -> None:
+    admin = Admin(tmp_path, config()).login()
+    first = session_cookie(admin)
+    admin.login()
+    second = session_cookie(admin)
+    assert first != second, "each log-in its own random session"
+    assert ADMIN not in first
+    assert admin.change("POST", "/api/admin/logout", json={}).status_code == 200
+    admin.client.set_cookie("framecast_admin", second)
+    assert admin.client.get("/api/admin/channels").status_code == 401, "log-out ended it"
+    admin.client.set_cookie("framecast_admin", first)
+    assert admin.client.get("/api/admin/channels").status_code == 200, "the other one is open"
+
+
+def test_a_new_admin_token_ends_every_session(tmp_path: Path) -> None:
+    admin = Admin(tmp_path, config()).login()
+    assert admin.client.get("/api/admin/channels").status_code == 200
+    admin.config.write_text(config(admin="a-new-admin-token"))
+    admin.framecast.watcher.reload()
+    assert admin.client.get("/api/admin/channels").status_code == 401
+
+
+def test_guessed_session_cookies_count_like_wrong_tokens(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    admin = Admin(tmp_path, config())
+    with caplog.at_level("WARNING"):
+        for guess in range(5):
+            admin.client.set_cookie("framecast_admin", f"guess-{guess}")
+            assert admin.client.get("/api/admin/channels").status_code == 401
+    assert "no such session" in caplog.text
+    locked = admin.client.post("/api/admin/login", json={"token": ADMIN})
+    assert locked.status_code == 429
+
+
+def test_the_cookie_is_secure_when_the_request_came_over_https(tmp_path: Path) -> None:
+    admin = Admin(tmp_path, config())
+    plain = admin.client.post("/api/admin/login", json={"token": ADMIN})
+    assert "Secure" not in plain.headers["Set-Cookie"]
+    proxied = admin.client.post(
+        "/api/admin/login", json={"token": ADMIN}, headers={"X-Forwarded-Proto": "https"}
+    )
+    assert "Secure" in proxied.headers["Set-Cookie"]
+    direct = admin.client.post(
+        "/api/admin/login", json={"token": ADMIN}, base_url="https://localhost"
+    )
+    assert "Secure" in direct.headers["Set-Cookie"]
+
+
+def test_a_large_body_is_refused_before_it_is_read_but_a_folder_order_may_be_long(
+    admin: Admin,
+) -> None:
+    big = b'{"token": "' + b"x" * (200 * 1024) + b'"}'
+    refused = admin.client.post("/api/admin/login", data=big, content_type="application/json")
+    assert refused.status_code == 413
+    assert "over 64 KB" in refused.get_json()["error"]
+    names = [
+        f"slide-{n:05d}-with-a-long-name-as-cameras-and-people-give-them.jpg" for n in range(1200)
+    ]
+    for name in names:
+        (admin.images / name).write_bytes(b"")
+    answer = admin.change("PUT", "/api/admin/channels/default/order", json=names)
+    assert answer.status_code == 200, "a folder's order is larger than 64 KB"
+    assert answer.get_json()["order"] == names
+
+
 def test_uploads_land_whole_under_clean_unique_names(admin: Admin) -> None:
     answer = admin.upload(
         (jpeg(RED), "photo.jpg"), (jpeg(GREEN), "photo.jpg"), (jpeg(), "../../etc/x.jpg")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def set_order(folder: Path, names: list[str]) -> None:
     present = {str(item["name"]) for item in slide_files(folder)}
     unknown = [name for name in names if name not in present]
     missing = sorted(present - set(names), key=natural_key)
-    twice = sorted({name for name in names if names.count(name) > 1})
+    twice = sorted(name for name, count in Counter(names).items() if count > 1)
     problems = []
     if unknown:
         problems.append("not in the folder: " + ", ".join(unknown))

@@ -12,6 +12,7 @@ import re
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..logtext import printable
 from ..netinfo import is_ip_literal, machine_names, split_host
@@ -43,8 +44,28 @@ def content_security_policy(page: bytes) -> str:
     )
 
 
+MAX_BODY_BYTES = 64 * 1024
+"""The largest request body the app reads (JSON: a log-in, a batch of screenshots, an
+announcement); a larger one is refused with 413 before it is read. Routes that take more say
+so themselves (an upload, a folder's order)."""
+
 guards = Blueprint("guards", __name__)
 """Checks the host, the token and the site of every request to the app, in that order."""
+
+
+@guards.app_errorhandler(RequestEntityTooLarge)
+def too_large(error: RequestEntityTooLarge) -> Response:
+    limit = request.max_content_length or MAX_BODY_BYTES
+    address = client_address()
+    if web().log_refusal(f"body {address}"):
+        log.warning(
+            "Refused %s %s from %s: a body over %d KB",
+            request.method,
+            printable(request.path, 100),
+            address,
+            limit // 1024,
+        )
+    return refusal(413, f"the request body is over {limit // 1024} KB")
 
 
 def bearer_token(header: str) -> str | None:

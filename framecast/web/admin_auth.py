@@ -2,11 +2,12 @@
 SameSite=Strict cookie), or on every request as `Authorization: Bearer <token>` (scripts).
 
 The view token (`[server] token`) opens nothing here, and the admin token need not be the view
-token. A request that changes something with the cookie must also carry the CSRF token in a
+token. The cookie holds a random session id that only this server knows: it ends at log-out,
+after a week unused, when the admin token in config.toml changes, and when the server restarts.
+A request that changes something with the cookie must also carry the session's CSRF token in a
 header (the page gets it at log-in): a form on another site can send the cookie's request but
-cannot read or add that header. Five wrong tokens from one address in a minute lock it out
-for a minute. Both the cookie and the CSRF token are derived from the admin token, so changing
-the token in config.toml logs every phone out.
+cannot read or add that header. Five wrong tokens or session cookies from one address in a
+minute lock it out for a minute.
 
 Called on HTTP threads.
 """
@@ -17,9 +18,11 @@ import hashlib
 import hmac
 import logging
 import math
+import secrets
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 
 from flask import Blueprint, Response, abort, jsonify, request
 
@@ -35,26 +38,69 @@ TRIES = 5
 """Wrong tokens from one address within `LOCKOUT_SECONDS` before it is locked out."""
 LOCKOUT_SECONDS = 60.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def _derived(token: str, purpose: str) -> str:
-    return hmac.new(
-        token.encode(), f"framecast-admin-{purpose}".encode(), hashlib.sha256
-    ).hexdigest()
-
-
-def session_value(token: str) -> str:
-    """The cookie's value for this admin token."""
-    return _derived(token, "session")
-
-
-def csrf_value(token: str) -> str:
-    """The CSRF token the page sends with every change."""
-    return _derived(token, "csrf")
+SESSION_IDLE_SECONDS = 7 * 24 * 3600.0
+"""A session unused this long ends: a phone left logged in for a week logs in again."""
+MAX_SESSIONS = 100
+"""Sessions kept at once; the one unused longest makes room for a new log-in."""
 
 
 def same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
+
+
+@dataclass
+class Session:
+    csrf: str
+    token: bytes
+    """A digest of the admin token it was opened with: a new token ends it."""
+    used: float
+
+
+class Sessions:
+    """The admin sessions this server has opened, by their random id (kept in memory only)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, Session] = {}
+
+    def open(self, token: str) -> tuple[str, str]:
+        """A new session for whoever showed `token`: its id (the cookie) and its CSRF token."""
+        key, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        now = time.monotonic()
+        with self._lock:
+            self._forget_stale(now)
+            if len(self._open) >= MAX_SESSIONS:
+                del self._open[min(self._open, key=lambda k: self._open[k].used)]
+            self._open[key] = Session(csrf, _digest(token), now)
+        return key, csrf
+
+    def find(self, key: str, token: str) -> Session | None:
+        """The session with id `key`, if it is open, fresh and of the admin token now."""
+        now = time.monotonic()
+        with self._lock:
+            session = self._open.get(key)
+            if session is None:
+                return None
+            if now - session.used > SESSION_IDLE_SECONDS or not hmac.compare_digest(
+                session.token, _digest(token)
+            ):
+                del self._open[key]
+                return None
+            session.used = now
+            return session
+
+    def close(self, key: str) -> None:
+        with self._lock:
+            self._open.pop(key, None)
+
+    def _forget_stale(self, now: float) -> None:
+        """Drop sessions unused for too long (lock held)."""
+        for key in [k for k, s in self._open.items() if now - s.used > SESSION_IDLE_SECONDS]:
+            del self._open[key]
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
 
 
 class Lockout:
@@ -120,11 +166,18 @@ def check_admin() -> Response | None:
     given = bearer_token(request.headers.get("Authorization", ""))
     if given is not None:
         return None if same(given, expected) else wrong_token(address, "request")
-    if not same(request.cookies.get(COOKIE, ""), session_value(expected)):
+    cookie = request.cookies.get(COOKIE)
+    if cookie is None:
         return refusal(401, "log in with the admin token first")
+    session = web().sessions.find(cookie, expected)
+    if session is None:
+        web().lockout.failed(address)
+        if web().log_refusal(f"admin session {address}"):
+            log.warning("Refused an admin request from %s: no such session", address)
+        return refusal(401, "the session has ended: log in with the admin token again")
     if request.method in SAFE_METHODS:
         return None
-    if not same(request.headers.get(CSRF_HEADER, ""), csrf_value(expected)):
+    if not same(request.headers.get(CSRF_HEADER, ""), session.csrf):
         log.warning("Refused an admin change from %s: no CSRF token", address)
         return refusal(403, f"the {CSRF_HEADER} header is missing or wrong")
     return None
@@ -139,18 +192,36 @@ def login() -> Response:
     if not isinstance(given, str) or not same(given, expected):
         return wrong_token(address, "log-in")
     log.info("Admin: logged in from %s", address)
-    response = jsonify(csrf=csrf_value(expected))
-    response.set_cookie(COOKIE, session_value(expected), httponly=True, samesite="Strict", path="/")
+    key, csrf = web().sessions.open(expected)
+    response = jsonify(csrf=csrf)
+    response.set_cookie(
+        COOKIE,
+        key,
+        max_age=int(SESSION_IDLE_SECONDS),
+        secure=came_over_https(),
+        httponly=True,
+        samesite="Strict",
+        path="/",
+    )
     return response
 
 
 @admin_auth.get("/api/admin/session")
 def session() -> Response:
-    return jsonify(csrf=csrf_value(admin_token()))
+    """The page's CSRF token, for a page opened with a session cookie (checked before this)."""
+    found = web().sessions.find(request.cookies.get(COOKIE, ""), admin_token())
+    return jsonify(csrf=found.csrf if found is not None else None)
 
 
 @admin_auth.post("/api/admin/logout")
 def logout() -> Response:
+    web().sessions.close(request.cookies.get(COOKIE, ""))
     response = jsonify(ok=True)
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(COOKIE, path="/", secure=came_over_https(), samesite="Strict")
     return response
+
+
+def came_over_https() -> bool:
+    """The request came over HTTPS, here or to a proxy in front that says so: the cookie is
+    then never sent over plain HTTP."""
+    return request.is_secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"

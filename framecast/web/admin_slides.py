@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 MAX_FILES = 50
 """Files in one upload request; a phone sends more as further requests."""
+MAX_ORDER_BYTES = 4 * 1024 * 1024
+"""A folder's order: every file name of a large folder, in JSON."""
 
 admin_slides = Blueprint("admin_slides", __name__)
 
@@ -92,6 +94,7 @@ def restore(channel: str, name: str) -> Response:
 
 @admin_slides.put("/api/admin/channels/<channel>/order")
 def order(channel: str) -> Response:
+    request.max_content_length = MAX_ORDER_BYTES
     names = request.get_json(silent=True)
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         return refusal(400, "send a JSON list of the slides' file names")

@@ -20,10 +20,10 @@ from ..browser.screenshot_service import ScreenshotService
 from ..config import Settings
 from ..logtext import OncePerMinute
 from ..status import ServerStatus
-from .access import guards
+from .access import MAX_BODY_BYTES, guards
 from .admin import admin
 from .admin_announcements import admin_announcements
-from .admin_auth import Lockout, admin_auth
+from .admin_auth import Lockout, Sessions, admin_auth
 from .admin_slides import admin_slides
 from .audio import sound as sound_face
 from .commands import commands
@@ -53,6 +53,7 @@ def create_app(
     holds what the admin page needs besides the shows; `sound` gives each channel's sound;
     `instance` is the process's id (a new one when not given)."""
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions[EXTENSION] = WebContext(
         channels=channels,
         status=status,
@@ -69,6 +70,7 @@ def create_app(
         snapshots=SnapshotCache(),
         render_slots=RenderSlots(),
         lockout=Lockout(),
+        sessions=Sessions(),
     )
     app.register_blueprint(guards)
     if screenshots is not None:

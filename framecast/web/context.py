@@ -25,7 +25,7 @@ from .responses import refusal
 from .viewers import OpenStreams, Viewers
 
 if TYPE_CHECKING:  # state of the admin and snapshot views, whose modules import this one
-    from .admin_auth import Lockout
+    from .admin_auth import Lockout, Sessions
     from .snapshot import RenderSlots, SnapshotCache
 
 EXTENSION = "framecast"
@@ -89,6 +89,8 @@ class WebContext:
     render_slots: RenderSlots
     lockout: Lockout
     """Wrong admin tokens by address."""
+    sessions: Sessions
+    """The admin sessions open now."""
 
 
 def web() -> WebContext:
