@@ -96,6 +96,45 @@ def test_an_html_slide_shows_its_relative_image_and_its_folder_is_not_a_slide(
     stream.close()
 
 
+def test_an_html_slide_reads_only_its_own_folder(
+    images: Path, tmp_path: Path, start_server: Callable[..., Server], pages: PageServer
+) -> None:
+    """Four quarters: its own picture shows (yellow); a `file:` address, an escape by an encoded
+    `../`, and a link out of the folder, each to a red picture the server may read, do not: the
+    green page shows through."""
+    secret = solid(tmp_path / "secret.png", RED)
+    (images / "menu_files").mkdir()
+    solid(images / "menu_files" / "own.png", YELLOW)
+    (images / "menu_files" / "link.png").symlink_to(secret)
+    quarter = "position:fixed;width:50vw;height:50vh"
+    (images / "menu.html").write_text(
+        '<!DOCTYPE html><html><body style="margin:0;background:#1ec83c">'
+        f'<img src="menu_files/own.png" style="{quarter};left:0;top:0">'
+        f'<img src="{secret.as_uri()}" style="{quarter};left:50vw;top:0">'
+        f'<img src="..%2fsecret.png" style="{quarter};left:0;top:50vh">'
+        f'<img src="menu_files/link.png" style="{quarter};left:50vw;top:50vh">'
+        "</body></html>"
+    )
+    server = start_server()
+    stream = StreamReader(server.port)
+
+    def quarters() -> list[tuple[int, ...]] | None:
+        frame = stream.latest()
+        if frame is None:
+            return None
+        image = Image.open(io.BytesIO(frame)).convert("RGB")
+        spots = [(80, 45), (240, 45), (80, 135), (240, 135)]
+        return [tuple(image.getpixel(spot)) for spot in spots]  # type: ignore[misc]
+
+    def drawn() -> list[tuple[int, ...]] | None:
+        seen = quarters()
+        return seen if seen is not None and close_to(seen[0], YELLOW) else None
+
+    seen = wait_for(drawn, timeout=20, what="the slide's own picture")
+    assert [close_to(pixel, GREEN) for pixel in seen[1:]] == [True, True, True], seen
+    stream.close()
+
+
 def test_a_page_that_hangs_is_skipped_after_the_timeout_and_the_show_goes_on(
     images: Path, start_server: Callable[..., Server], pages: PageServer
 ) -> None:

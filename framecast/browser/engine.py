@@ -17,12 +17,15 @@ import asyncio
 import concurrent.futures
 import io
 import logging
+import mimetypes
 import os
 import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 
 from PIL import Image
 from playwright.async_api import (
@@ -30,12 +33,14 @@ from playwright.async_api import (
     BrowserContext,
     Page,
     Playwright,
+    Route,
     async_playwright,
 )
 from playwright.async_api import Error as PlaywrightError
 
 from ..config import WebSettings
 from ..logtext import printable
+from ..render.shortcut import FOLDER_ORIGIN
 from .request_guard import MAX_REDIRECTS, RequestGuard
 
 log = logging.getLogger(__name__)
@@ -50,6 +55,8 @@ RECYCLE_AFTER = 200
 """Renderings before the browser and Playwright's driver are started afresh: their memory
 creeps up over many pages (bench/bench_web.py measured it); a new pair costs about a second."""
 CLOSE_SECONDS = 5.0
+MAX_FOLDER_FILE_BYTES = 64 * 1024 * 1024
+"""The largest file a folder page may load from its folder (a picture, a font, a short clip)."""
 MAX_PAGE_HEIGHT = 16384
 """A full-page screenshot is cut here: Chromium draws nothing taller in one piece."""
 CHROMIUM_ARGS = [
@@ -89,6 +96,9 @@ class Shot:
     delay_ms: int = 0
     guarded: bool = True
     """Refuse private addresses ([web] allow_private off): for the API, not the owner's slides."""
+    folder: Path | None = None
+    """A page of a slide folder (`url` under `FOLDER_ORIGIN`): it and its assets are served from
+    this folder, and from nowhere else of the machine."""
 
 
 @dataclass(frozen=True)
@@ -234,6 +244,9 @@ class PageBrowser:
         if shot.guarded:
             await context.route("**/*", guard.route)
             await context.route_web_socket("**/*", guard.web_socket)
+        folder = shot.folder
+        if folder is not None:
+            await context.route(FOLDER_ORIGIN + "**", lambda route: _serve_from(route, folder))
         page = await context.new_page()
         page.on("popup", _close_popup)
         url = shot.url
@@ -354,6 +367,27 @@ async def _screenshot(page: Page, shot: Shot) -> Rendering:
             image.save(out, "WEBP", quality=WEBP_QUALITY)
             data = out.getvalue()
     return Rendering(data, note)
+
+
+async def _serve_from(route: Route, folder: Path) -> None:
+    """A request of a folder page (the browser's event loop): the file it names inside `folder`,
+    never one outside it (by `..` or a link), a hidden one or a `.toml` (the settings)."""
+    name = unquote(urlsplit(route.request.url).path).lstrip("/")
+    try:
+        root = folder.resolve()
+        target = (root / name).resolve()
+        inside = target.relative_to(root).parts
+        hidden = any(part.startswith(".") for part in inside)
+        if not inside or hidden or target.suffix.lower() == ".toml":
+            raise PermissionError(name)
+        if target.stat().st_size > MAX_FOLDER_FILE_BYTES:
+            raise PermissionError(name)
+        body = await asyncio.to_thread(target.read_bytes)
+    except (OSError, ValueError):
+        await route.fulfill(status=404, content_type="text/plain", body="not in the slide folder")
+        return
+    kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    await route.fulfill(status=200, content_type=kind, body=body)
 
 
 async def _close_popup(popup: Page) -> None:

@@ -1,22 +1,30 @@
-"""Internet-shortcut files (`lunch.url`): what a desktop makes when a link is dragged out of a
-browser, an INI file whose `[InternetShortcut]` section holds `URL=...`."""
+"""The address a web slide shows: an Internet-shortcut file (`lunch.url`: what a desktop makes
+when a link is dragged out of a browser, an INI file whose `[InternetShortcut]` section holds
+`URL=...`), or a page made by hand (`menu.html`), drawn from its own folder under
+`FOLDER_ORIGIN`."""
 
 from __future__ import annotations
 
 import configparser
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from .imaging import UnreadableImage, readable
 
 MAX_SHORTCUT_BYTES = 64 * 1024
 WEB_SCHEMES = ("http", "https")
+FOLDER_PAGE_SUFFIXES = (".html", ".htm")
+FOLDER_ORIGIN = "http://framecast-slide.invalid/"
+"""Where a `.html` slide is drawn from: the browser serves it and its assets from the slide's
+folder under this name (it never reaches a network), so the page is no `file:` page, and
+Chromium lets it load no file of the machine. Plain HTTP, so that the page may still show
+`http:` dashboards of the LAN (an `https:` page may not)."""
 
 
 def page_url(path: Path) -> str:
     """The address a `.url` or `.html` slide shows; raises UnreadableImage saying why not."""
-    if path.suffix.lower() in (".html", ".htm"):
-        return path.resolve().as_uri()
+    if path.suffix.lower() in FOLDER_PAGE_SUFFIXES:
+        return FOLDER_ORIGIN + quote(path.name)
     with readable(path), path.open("rb") as file:
         data = file.read(MAX_SHORTCUT_BYTES + 1)
     if len(data) > MAX_SHORTCUT_BYTES:

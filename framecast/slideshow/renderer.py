@@ -22,7 +22,7 @@ from ..logtext import printable
 from ..render.document import render_page
 from ..render.imaging import RenderSpec, UnreadableImage, encode_jpeg, fit, render_slide, turn
 from ..render.motion import first_frame
-from ..render.shortcut import page_url
+from ..render.shortcut import FOLDER_PAGE_SUFFIXES, page_url
 from .ordering import Slide
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,14 @@ class SlideRenderer:
             raise UnreadableImage("web pages are not shown here")
         panel = spec.upright
         try:
-            shot = Shot(page_url(slide.path), panel.width, panel.height, guarded=False)
+            local = slide.path.suffix.lower() in FOLDER_PAGE_SUFFIXES
+            shot = Shot(
+                page_url(slide.path),
+                panel.width,
+                panel.height,
+                guarded=False,
+                folder=slide.path.parent if local else None,
+            )
             drawn = self._pages.render(shot)
         except PageError as error:
             with self._lock:
