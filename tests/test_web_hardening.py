@@ -22,6 +22,7 @@ from framecast.hub import FrameHub
 from framecast.status import ServerStatus
 from framecast.web import create_app
 from framecast.web.snapshot import SNAPSHOT_MAX, SnapshotCache, SnapshotRequest
+from framecast.web.viewers import Viewer, Viewers
 
 
 def jpeg(size: tuple[int, int], colour: tuple[int, int, int] = (200, 40, 40)) -> bytes:
@@ -377,3 +378,15 @@ def test_a_stream_with_any_delay_sends_its_frame(app: App, delay: str) -> None:
         assert frame in body
     finally:
         response.close()
+
+
+def test_a_local_proxy_seen_as_mapped_ipv4_is_not_capped_like_a_tv() -> None:
+    """With `host = "::"` a reverse proxy on this machine connects as `::ffff:127.0.0.1`: its
+    streams are every TV's, so they are not held to a TV's cap; a mapped LAN address is."""
+    viewers = Viewers(lambda: 1)
+    local = [Viewer("::ffff:127.0.0.1", "proxy", None, "default") for _ in range(3)]
+    remote = [Viewer("::ffff:192.0.2.7", "tv", None, "default") for _ in range(2)]
+    for viewer in local + remote:
+        viewers.add(viewer)
+    assert [viewer.ended.is_set() for viewer in local] == [False, False, False]
+    assert [viewer.ended.is_set() for viewer in remote] == [True, False]

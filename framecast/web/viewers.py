@@ -109,8 +109,12 @@ class Viewers:
 
 
 def _capped(address: str) -> bool:
-    """Whether streams from `address` count against the per-address cap."""
+    """Whether streams from `address` count against the per-address cap: not from this machine,
+    also as an IPv4 address seen by a server listening on `::` (`::ffff:127.0.0.1`)."""
     try:
-        return not ipaddress.ip_address(address).is_loopback
+        parsed = ipaddress.ip_address(address)
     except ValueError:
         return False
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    return not parsed.is_loopback
