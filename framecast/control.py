@@ -24,3 +24,8 @@ def source_name(value: object) -> SourceName:
         if value == name:
             return name
     raise ValueError(f"unknown source {value!r}: " + " or ".join(SOURCES))
+
+
+class Unreachable(Exception):
+    """The show a command is for cannot be reached now (an edge whose Redis does not answer);
+    the message says why, for a person."""

@@ -200,6 +200,7 @@ def test_edges_ride_out_a_redis_restart(relay: Relay, readers: list[StreamReader
         own.wait_colour(RED)
         for edge in relay.edges:
             wait_for(lambda e=edge: e.status()["edge"]["redis_error"], 5, what="/status says so")
+        assert relay.edges[0].post("/api/next") == 503, "control: the origin is unreachable"
         for reader in readers:
             wait_for(lambda r=reader: marked(r), STALE_SECONDS + 5, what="the offline mark")
             assert close_to(reader.latest_centre() or (), RED)

@@ -12,6 +12,7 @@ import redis
 from flask import Flask
 
 from ..config import ServerSettings
+from ..control import Unreachable
 from ..status import ServerStatus
 from ..web import create_app
 from .edge_channels import EdgeChannels
@@ -82,8 +83,11 @@ class Edge:
         """An edge shows no screen of its own machine: nothing to warn of."""
 
     def _send(self, fields: dict[str, str]) -> None:
-        """A command for the origin (HTTP thread)."""
-        append(self._client, CONTROL, {**fields, "edge": self.edge_id}, CONTROL_KEPT)
+        """A command for the origin (HTTP thread); Unreachable while Redis does not answer."""
+        try:
+            append(self._client, CONTROL, {**fields, "edge": self.edge_id}, CONTROL_KEPT)
+        except redis.RedisError:
+            raise Unreachable("the origin cannot be reached: its Redis does not answer") from None
 
     def _wake(self) -> None:
         self._beat.wake()

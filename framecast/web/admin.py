@@ -15,12 +15,12 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from ..announcements import Announcement
 from ..config import DEFAULT_CHANNEL
-from ..control import COMMANDS, SOURCES
+from ..control import COMMANDS, SOURCES, Unreachable
 from ..qr import qr_svg
 from ..render.imaging import convert_frame
 from .admin_auth import admin_token
 from .context import AdminParts, channel_folder, client_address, web
-from .responses import NO_STORE, refusal
+from .responses import NO_STORE, refusal, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,8 @@ def source(channel: str) -> Response:
         web().channels.switch_source(channel, wanted)
     except KeyError:
         return refusal(404, f"channel {channel} is not running")
+    except Unreachable as away:
+        return unreachable(away)
     return jsonify(source=wanted, until="the next restart or config edit of this channel")
 
 
@@ -120,7 +122,10 @@ def control(channel: str) -> Response:
     action = chosen("action", COMMANDS)
     if action is None:
         return refusal(400, "action: one of " + ", ".join(COMMANDS))
-    web().channels.command(channel, action)
+    try:
+        web().channels.command(channel, action)
+    except Unreachable as away:
+        return unreachable(away)
     log.info("Admin: %s on %s, from %s", action, channel, client_address())
     return jsonify(ok=True, action=action)
 

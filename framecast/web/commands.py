@@ -7,8 +7,9 @@ import logging
 
 from flask import Blueprint, Response, jsonify
 
+from ..control import Unreachable
 from .context import client_address, wanted_channel, web
-from .responses import NO_STORE, refusal
+from .responses import NO_STORE, refusal, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,8 @@ def command(action: str, name: str | None = None) -> Response:
         web().channels.command(channel, "previous" if action == "prev" else action)
     except (ValueError, KeyError) as unknown:
         return refusal(404, str(unknown))
+    except Unreachable as away:
+        return unreachable(away)
     log.info("Control: %s on %s, from %s", action, channel, client_address())
     response = jsonify(ok=True, action=action, channel=channel)
     response.headers.update(NO_STORE)

@@ -13,3 +13,13 @@ def refusal(status: int, error: str) -> Response:
     response.status_code = status
     response.headers.update(NO_STORE)
     return response
+
+
+RETRY_UNREACHABLE_SECONDS = 5
+
+
+def unreachable(error: Exception) -> Response:
+    """A command that cannot reach its show now: 503, to be tried again shortly."""
+    response = refusal(503, str(error))
+    response.headers["Retry-After"] = str(RETRY_UNREACHABLE_SECONDS)
+    return response
