@@ -38,14 +38,21 @@ class ServerStatus:
         }
 
     @classmethod
-    def from_json(cls, body: Mapping[str, Any]) -> ServerStatus:
-        """The value `as_json` made (an origin's, read back by an edge); missing parts are
-        empty."""
-        channels = body.get("channels")
+    def from_json(cls, body: object) -> ServerStatus:
+        """The value `as_json` made (an origin's, read back by an edge); whatever is missing or
+        of the wrong shape (junk put in Redis by someone else) is left out."""
+        told: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
+        channels = told.get("channels")
+        uptime = told.get("uptime_s")
+        error = told.get("config_error")
         return cls(
-            channels=channels if isinstance(channels, dict) else {},
-            uptime_s=float(body.get("uptime_s") or 0.0),
-            instance=str(body.get("instance") or ""),
-            config_error=body.get("config_error"),
-            parts={key: body[key] for key in ("web",) if key in body},
+            channels={
+                str(name): show
+                for name, show in (channels.items() if isinstance(channels, Mapping) else ())
+                if isinstance(show, Mapping)
+            },
+            uptime_s=float(uptime) if isinstance(uptime, int | float) else 0.0,
+            instance=str(told.get("instance") or ""),
+            config_error=error if isinstance(error, str) else None,
+            parts={key: told[key] for key in ("web",) if key in told},
         )

@@ -57,7 +57,16 @@ class _Edge:
     def __init__(self, raw: bytes, seen: float) -> None:
         self.raw = raw
         self.seen = seen
-        self.info: dict[str, Any] = json.loads(raw)
+        self.info = read_heartbeat(raw)
+
+
+def read_heartbeat(raw: bytes) -> dict[str, Any]:
+    """An edge's heartbeat as written by `EdgeBeat`; ValueError for anything else (junk that
+    someone else put in Redis must not break `/status`)."""
+    info = json.loads(raw)
+    if not isinstance(info, dict):
+        raise ValueError("a heartbeat is a JSON object")
+    return info
 
 
 class Origin:

@@ -69,9 +69,10 @@ class RemoteSettings:
                 self._status_bytes = status_bytes
                 self._heard = time.monotonic()
                 try:
-                    self._status = dict(json.loads(status_bytes))
+                    status = json.loads(status_bytes)
                 except ValueError:
-                    self._status = {}
+                    status = None
+                self._status = status if isinstance(status, dict) else {}
             if settings_bytes is None or settings_bytes == self._settings_bytes:
                 return
             self._settings_bytes = settings_bytes
