@@ -17,6 +17,7 @@ from PIL import Image
 from support import OneChannel, wait_for
 
 import framecast.web.snapshot as snapshot_module
+from framecast.audio.audio_hub import AudioHub
 from framecast.config import Settings
 from framecast.hub import FrameHub
 from framecast.status import ServerStatus
@@ -390,3 +391,51 @@ def test_a_local_proxy_seen_as_mapped_ipv4_is_not_capped_like_a_tv() -> None:
         viewers.add(viewer)
     assert [viewer.ended.is_set() for viewer in local] == [False, False, False]
     assert [viewer.ended.is_set() for viewer in remote] == [True, False]
+
+
+class OneSound:
+    """The sound of the default channel: one hub nobody publishes to (silence is enough)."""
+
+    def __init__(self) -> None:
+        self.wav = AudioHub()
+
+    def hub(self, channel: str, fmt: str) -> AudioHub | None:
+        return self.wav if (channel, fmt) == ("default", "wav") else None
+
+    def status(self, channel: str) -> dict[str, Any]:
+        return {"format": "wav", "error": None}
+
+
+def test_sound_listeners_are_held_to_max_clients_and_the_per_address_cap() -> None:
+    settings = Settings()
+    settings = replace(
+        settings, server=replace(settings.server, max_clients=2, max_streams_per_address=1)
+    )
+    hub, sound = FrameHub(), OneSound()
+    flask_app = create_app(
+        OneChannel(hub), lambda: ServerStatus({}, 0.0, "test"), lambda: settings, sound=sound
+    )
+    client = flask_app.test_client()
+
+    def listen(address: str) -> Any:
+        answer = client.get("/audio.wav", buffered=False, environ_base={"REMOTE_ADDR": address})
+        if answer.status_code == 200:
+            assert next(iter(answer.response))[:4] == b"RIFF", "the listener is counted now"
+        return answer
+
+    first = listen("192.0.2.5")
+    second = listen("192.0.2.5")
+    rest = threading.Thread(target=lambda: list(first.response), daemon=True)
+    rest.start()
+    rest.join(5)
+    assert not rest.is_alive(), "the older listener from that address ended"
+    first.close()
+    other = listen("192.0.2.6")
+    full = listen("192.0.2.7")
+    assert (second.status_code, other.status_code, full.status_code) == (200, 200, 503)
+    assert full.headers["Retry-After"]
+    for answer in (second, other):
+        answer.close()
+    assert listen("192.0.2.7").status_code == 200, "room again once they left"
+    hub.close()
+    sound.wav.close()

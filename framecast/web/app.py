@@ -66,6 +66,7 @@ def create_app(
         log_refusal=OncePerMinute(),
         fanout=FanOut(lambda: settings().stream.keepalive),
         viewers=Viewers(lambda: settings().server.max_streams_per_address),
+        listeners=Viewers(lambda: settings().server.max_streams_per_address),
         open_streams=OpenStreams(),
         snapshots=SnapshotCache(),
         render_slots=RenderSlots(),

@@ -19,9 +19,11 @@ from flask import Blueprint, Response, abort, request
 
 from ..audio.audio_hub import AudioHub
 from ..audio.pcm import CHANNELS, FRAME_BYTES, RATE, SAMPLE_BYTES
-from .context import client_address, wanted_channel, web
+from .context import client_address, connections, wanted_channel, web
+from .player import full
 from .responses import refusal
 from .stream import STREAM_HEADERS
+from .viewers import Viewer, Viewers
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,10 @@ def audio(fmt: str, name: str | None = None) -> Response:
     if hub is None:
         return refusal(404, f"channel {channel} has no sound ([audio] source)")
     current = context.settings()
+    address = client_address()
+    if connections() >= current.server.max_clients:
+        return full("listener", address, current.server.max_clients)
+    listener = Viewer(address, request.headers.get("User-Agent", "")[:200], tv, channel)
     prepare_socket(
         request.environ.get("werkzeug.socket"),
         current.server.client_timeout,
@@ -59,11 +65,23 @@ def audio(fmt: str, name: str | None = None) -> Response:
 
     def still_on() -> bool:
         now = context.channels.channel_of(tv) if tv is not None else channel
-        return hubs is not None and hubs.hub(now, fmt) is hub
+        return not listener.ended.is_set() and hubs is not None and hubs.hub(now, fmt) is hub
 
     head = wav_header() if fmt == "wav" else b""
-    body = audio_body(hub, head, still_on, client_address(), channel)
-    return Response(body, mimetype=MIMETYPES[fmt], headers=STREAM_HEADERS)
+    body = audio_body(hub, head, still_on, address, channel)
+    return Response(
+        listened(body, listener, context.listeners), mimetype=MIMETYPES[fmt], headers=STREAM_HEADERS
+    )
+
+
+def listened(body: Iterator[bytes], listener: Viewer, listeners: Viewers) -> Iterator[bytes]:
+    """`body`, with `listener` counted while it is sent (on the listener's HTTP thread): a
+    newer listener from the same address past the cap ends it."""
+    listeners.add(listener)
+    try:
+        yield from body
+    finally:
+        listeners.remove(listener)
 
 
 @functools.cache

@@ -84,6 +84,9 @@ class WebContext:
     log_refusal: OncePerMinute
     fanout: FanOut
     viewers: Viewers
+    """Every stream open now."""
+    listeners: Viewers
+    """Every sound listener connected now, held to the same caps as streams."""
     open_streams: OpenStreams
     snapshots: SnapshotCache
     render_slots: RenderSlots
@@ -127,3 +130,9 @@ def channel_folder(channel: str) -> Path:
 
 def client_address() -> str:
     return request.remote_addr or "?"
+
+
+def connections() -> int:
+    """Streams and sound listeners open now: each holds one of `[server] max_clients`."""
+    context = web()
+    return context.channels.clients() + context.listeners.count()

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, request
 from ..hub import FrameHub
 from . import mjpeg
 from .access import content_security_policy
-from .context import client_address, known, wanted_channel, web
+from .context import client_address, connections, known, wanted_channel, web
 from .responses import NO_STORE, refusal
 from .stream import MAX_STREAM_ID, RETRY_AFTER_SECONDS, STREAM_HEADERS, picture_delay, stream_body
 from .viewers import Viewer
@@ -49,6 +49,23 @@ def not_found(error: Exception) -> Response:
     return refusal(404, "not found")
 
 
+def full(what: str, address: str, max_clients: int) -> Response:
+    """A stream or a listener refused: `[server] max_clients` are connected already."""
+    if web().log_refusal(f"full {address}"):
+        log.warning(
+            "Refused a %s to %s: %d clients already connected ([server] max_clients)",
+            what,
+            address,
+            max_clients,
+        )
+    return Response(
+        "too many clients, retry later\n",
+        status=503,
+        mimetype="text/plain",
+        headers={**NO_STORE, "Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 @player.get("/")
 @player.get("/c/<name>/")
 def index(name: str | None = None) -> Response:
@@ -72,19 +89,8 @@ def stream(name: str | None = None) -> Response:
     channel, tv = wanted_channel(name)
     server = context.settings().server
     address = client_address()
-    if channels.clients() >= server.max_clients:
-        if context.log_refusal(f"full {address}"):
-            log.warning(
-                "Refused a stream to %s: %d clients already watching ([server] max_clients)",
-                address,
-                server.max_clients,
-            )
-        return Response(
-            "too many clients, retry later\n",
-            status=503,
-            mimetype="text/plain",
-            headers={**NO_STORE, "Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+    if connections() >= server.max_clients:
+        return full("stream", address, server.max_clients)
 
     def resolve() -> tuple[str, FrameHub]:
         now = channels.channel_of(tv) if tv is not None else channel

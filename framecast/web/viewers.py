@@ -98,6 +98,10 @@ class Viewers:
         with self._lock:
             self._viewers.remove(viewer)
 
+    def count(self) -> int:
+        with self._lock:
+            return len(self._viewers)
+
     def of(self, channel: str) -> list[dict[str, Any]]:
         with self._lock:
             return [v.as_json() for v in self._viewers if v.channel == channel]
