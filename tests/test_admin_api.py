@@ -225,6 +225,20 @@ def test_uploads_land_whole_under_clean_unique_names(admin: Admin) -> None:
     assert listed["slides"] == ["ab.jpg", "photo (2).jpg", "photo.jpg", "x.jpg"], "show order"
 
 
+def test_an_upload_is_held_to_the_channels_max_megapixels(tmp_path: Path) -> None:
+    text = config().replace("[slideshow]\n", "[slideshow]\nmax_megapixels = 1\n")
+    admin = Admin(tmp_path, text).login()
+    large = io.BytesIO()
+    Image.new("RGB", (1200, 1000), GREEN).save(large, "PNG")
+    answer = admin.upload((large.getvalue(), "wide.png"), (jpeg(), "small.jpg"))
+    assert answer.status_code == 200
+    assert answer.get_json()["stored"] == ["small.jpg"]
+    refused = answer.get_json()["refused"]
+    assert [item["name"] for item in refused] == ["wide.png"]
+    assert "max_megapixels" in refused[0]["reason"]
+    assert admin.everything() == ["small.jpg"]
+
+
 @pytest.mark.parametrize(
     ("body", "name", "reason"),
     [

@@ -151,7 +151,7 @@ def test_a_file_that_will_never_show_is_refused_with_what_to_do(tmp_path: Path) 
 def test_a_probe_that_fails_unexpectedly_refuses_the_upload(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(path: Path) -> NoReturn:
+    def broken(path: Path, max_pixels: int) -> NoReturn:
         raise RuntimeError("decoder crashed")
 
     monkeypatch.setattr(files, "probe_file", broken)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..logtext import printable
-from ..render.imaging import UnreadableImage
+from ..render.imaging import MAX_PIXELS, UnreadableImage
 from ..render.kinds import probe_file
 from ..slideshow.scan import is_ignored
 from ..slideshow.schedule import SCHEDULE_FILE
@@ -77,12 +77,18 @@ def clean_name(raw: str) -> str:
 
 
 def store_upload(
-    folder: Path, raw_name: str, body: BinaryIO, max_bytes: int, length: int | None
+    folder: Path,
+    raw_name: str,
+    body: BinaryIO,
+    max_bytes: int,
+    length: int | None,
+    max_pixels: int = MAX_PIXELS,
 ) -> str:
     """Put the upload in `folder` under its cleaned name, or "name (2).jpg" and so on if that is
     taken, and return the name. It is written to a hidden file first and put in place only when
-    whole, synced and known to show; on any failure, even a client that goes away, nothing of
-    it stays. `length` is the request's Content-Length, if it said one."""
+    whole, synced and known to show (a picture of at most `max_pixels`, the channel's
+    `[slideshow] max_megapixels`); on any failure, even a client that goes away, nothing of it
+    stays. `length` is the request's Content-Length, if it said one."""
     if length is not None and length > max_bytes:
         raise _too_large(max_bytes)
     name = clean_name(raw_name)
@@ -91,7 +97,7 @@ def store_upload(
     try:
         try:
             _receive(body, temporary, max_bytes)
-            _check(temporary)
+            _check(temporary, max_pixels)
             placed = _rename_free(temporary, folder, name)
         finally:
             temporary.unlink(missing_ok=True)
@@ -170,11 +176,11 @@ def _receive(body: BinaryIO, path: Path, max_bytes: int) -> None:
         os.fsync(file.fileno())
 
 
-def _check(path: Path) -> None:
+def _check(path: Path, max_pixels: int) -> None:
     """FileRefused (400) unless the show can show the file: an upload that never shows is
     better refused while the person is still there."""
     try:
-        probe_file(path)
+        probe_file(path, max_pixels)
     except UnreadableImage as error:
         raise FileRefused(f"not something the show can show: {error}", 400) from error
     except Exception as error:

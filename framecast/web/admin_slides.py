@@ -41,14 +41,14 @@ def slides(channel: str) -> Response:
 @admin_slides.post("/api/admin/channels/<channel>/slides")
 def upload(channel: str) -> Response:
     folder = channel_folder(channel)
-    limit = int(web().settings().admin.max_upload_mb * 1024 * 1024)
+    settings = web().settings()
+    limit = int(settings.admin.max_upload_mb * 1024 * 1024)
+    max_pixels = round(settings.shows()[channel].slideshow.max_megapixels * 1_000_000)
     request.max_content_length = limit
     try:
         files = request.files.getlist("file")
     except RequestEntityTooLarge:
-        return refusal(
-            413, f"over [admin] max_upload_mb ({web().settings().admin.max_upload_mb:g} MB)"
-        )
+        return refusal(413, f"over [admin] max_upload_mb ({settings.admin.max_upload_mb:g} MB)")
     if not files:
         return refusal(400, "no file: send the field `file` (it may repeat)")
     if len(files) > MAX_FILES:
@@ -57,7 +57,7 @@ def upload(channel: str) -> Response:
     for item in files:
         try:
             body = cast(BinaryIO, item.stream)
-            name = store_upload(folder, item.filename or "", body, limit, None)
+            name = store_upload(folder, item.filename or "", body, limit, None, max_pixels)
         except FileRefused as error:
             refused.append({"name": item.filename, "reason": error.reason})
             if error.status == 507:
