@@ -335,6 +335,12 @@ def test_misbehaving_pages(private_allowed: Api, pages: PageServer) -> None:
     assert tall.status_code == 200
     assert decoded(tall.data).size == (100, 16384)
     assert "cut at 16384 px" in tall.headers["X-Framecast-Note"]
+    webp = private_allowed.get(
+        url=pages.url + "/tall", width=100, height=100, full_page="true", format="webp"
+    )
+    assert webp.status_code == 200, "WebP holds at most 16383 px a side"
+    assert decoded(webp.data).size == (100, 16383)
+    assert "cut at 16383 px" in webp.headers["X-Framecast-Note"]
     loop = private_allowed.get(url=pages.url + "/loop")
     assert loop.status_code == 502
     assert "REDIRECT" in loop.get_json()["error"].upper()

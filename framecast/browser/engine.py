@@ -59,6 +59,8 @@ MAX_FOLDER_FILE_BYTES = 64 * 1024 * 1024
 """The largest file a folder page may load from its folder (a picture, a font, a short clip)."""
 MAX_PAGE_HEIGHT = 16384
 """A full-page screenshot is cut here: Chromium draws nothing taller in one piece."""
+MAX_WEBP_SIDE = 16383
+"""WebP holds no side longer: a full page in WebP is cut a pixel shorter."""
 CHROMIUM_ARGS = [
     "--disable-gpu",
     "--disable-quic",
@@ -344,14 +346,10 @@ async def _screenshot(page: Page, shot: Shot) -> Rendering:
                 " document.body ? document.body.scrollHeight : 0)"
             )
         )
-        if height > MAX_PAGE_HEIGHT:
-            note = f"the page is {height} px high: cut at {MAX_PAGE_HEIGHT} px"
-            clip = {
-                "x": 0.0,
-                "y": 0.0,
-                "width": float(shot.width),
-                "height": float(MAX_PAGE_HEIGHT),
-            }
+        cut = MAX_WEBP_SIDE if shot.format == "webp" else MAX_PAGE_HEIGHT
+        if height > cut:
+            note = f"the page is {height} px high: cut at {cut} px"
+            clip = {"x": 0.0, "y": 0.0, "width": float(shot.width), "height": float(cut)}
     kind: Literal["png", "jpeg"] = "jpeg" if shot.format == "jpeg" else "png"
     data = await page.screenshot(
         type=kind,
