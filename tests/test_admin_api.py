@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -279,6 +280,38 @@ def test_remove_to_the_trash_restore_and_missing_names(admin: Admin) -> None:
     missing = admin.change("DELETE", "/api/admin/channels/default/slides/nothing.jpg")
     assert missing.status_code == 404
     assert admin.change("DELETE", "/api/admin/channels/nowhere/slides/a.jpg").status_code == 404
+
+
+def test_ten_removes_of_one_slide_at_once_trash_it_once_and_say_404_to_the_rest(
+    admin: Admin,
+) -> None:
+    admin.upload((jpeg(), "a.jpg"))
+    start = threading.Barrier(10)
+    codes: list[int] = []
+
+    def remove() -> None:
+        start.wait()
+        codes.append(admin.change("DELETE", "/api/admin/channels/default/slides/a.jpg").status_code)
+
+    removers = [threading.Thread(target=remove) for _ in range(10)]
+    for remover in removers:
+        remover.start()
+    for remover in removers:
+        remover.join(10)
+    assert sorted(codes) == [200] + [404] * 9
+    assert admin.everything() == [".trash", ".trash/a.jpg"]
+
+
+def test_a_relative_link_in_the_trash_is_listed_and_restored(admin: Admin) -> None:
+    (admin.images / "photos").mkdir()
+    (admin.images / "photos" / "x.jpg").write_bytes(jpeg())
+    (admin.images / "a.jpg").symlink_to("photos/x.jpg")
+    assert admin.change("DELETE", "/api/admin/channels/default/slides/a.jpg").status_code == 200
+    listed = admin.client.get("/api/admin/channels/default/slides").get_json()
+    assert [item["name"] for item in listed["trash"]] == ["a.jpg"], "it points nowhere there"
+    back = admin.change("POST", "/api/admin/channels/default/slides/a.jpg/restore")
+    assert back.status_code == 200
+    assert (admin.images / "a.jpg").read_bytes() == jpeg(), "it shows its picture again"
 
 
 def test_the_order_is_written_to_schedule_toml_keeping_its_rules(admin: Admin) -> None:

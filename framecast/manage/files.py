@@ -208,7 +208,11 @@ def _rename_free(source: Path, folder: Path, name: str) -> str:
         for candidate in _free_names(name):
             target = folder / candidate
             if not os.path.lexists(target):
-                os.rename(source, target)
+                try:
+                    os.rename(source, target)
+                except FileNotFoundError:
+                    gone = printable(source.name, 80)
+                    raise FileRefused(f"{gone} is not there any more", 404) from None
                 return candidate
     raise _taken(name)
 
@@ -236,7 +240,7 @@ def _named(folder: Path, name: str, wanted: Callable[[str], bool], missing: str)
     if "/" in name or "\\" in name:
         raise FileRefused(f"{printable(name, 80)} is not a file name (it has / or \\)", 400)
     path = folder / name
-    if not name or not wanted(name) or not path.is_file():
+    if not name or not wanted(name) or not (path.is_file() or path.is_symlink()):
         raise FileRefused(missing, 404)
     return path
 
@@ -244,20 +248,24 @@ def _named(folder: Path, name: str, wanted: Callable[[str], bool], missing: str)
 def _files(
     folder: Path, wanted: Callable[[str], bool]
 ) -> Iterator[tuple[str, os.stat_result, float]]:
-    """The wanted files directly in `folder`: name, stat (through a link) and the ctime of the
+    """The wanted files directly in `folder`: name, stat (through a link; of the link itself
+    when it points nowhere, as a relative link moved into the trash does) and the ctime of the
     entry itself. Files removed meanwhile are left out."""
     with os.scandir(folder) as entries:
         for entry in entries:
             if not wanted(entry.name):
                 continue
             try:
-                if not entry.is_file():
+                own = entry.stat(follow_symlinks=False)
+                if entry.is_file():
+                    info = entry.stat()
+                elif entry.is_symlink():
+                    info = own
+                else:
                     continue
-                info = entry.stat()
-                changed = entry.stat(follow_symlinks=False).st_ctime
             except FileNotFoundError:
                 continue
-            yield entry.name, info, changed
+            yield entry.name, info, own.st_ctime
 
 
 def _sync_folder(folder: Path) -> None:
