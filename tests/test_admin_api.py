@@ -15,6 +15,7 @@ from PIL import Image
 from support import GREEN, RED, Server, close_to, config_text, solid
 
 from framecast.config import load_settings
+from framecast.manage import schedule_edit
 from framecast.service.runtime import Framecast
 
 ADMIN = "admin-token-123"
@@ -453,6 +454,48 @@ def test_a_slide_gets_its_own_time_in_schedule_toml(admin: Admin) -> None:
     assert cleared.status_code == 200
     assert 'match = "a.jpg"' not in schedule.read_text()
     assert 'match = "*.png"' in schedule.read_text()
+
+
+def test_twenty_timing_edits_at_once_keep_all_twenty_rules(admin: Admin) -> None:
+    names = [f"{n:02d}.jpg" for n in range(20)]
+    admin.upload(*[(jpeg(), name) for name in names])
+    start = threading.Barrier(len(names))
+    codes: list[int] = []
+
+    def give_time(name: str) -> None:
+        start.wait()
+        path = f"/api/admin/channels/default/slides/{name}/timing"
+        codes.append(admin.change("PUT", path, json={"seconds": 7}).status_code)
+
+    editors = [threading.Thread(target=give_time, args=(name,)) for name in names]
+    for editor in editors:
+        editor.start()
+    for editor in editors:
+        editor.join(20)
+    assert codes == [200] * len(names)
+    timing = admin.client.get("/api/admin/channels/default/slides").get_json()["timing"]
+    assert sorted(timing) == names
+
+
+def test_a_save_made_meanwhile_by_a_person_is_never_overwritten(
+    admin: Admin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin.upload((jpeg(), "a.jpg"))
+    schedule = admin.images / "schedule.toml"
+    person = '[[rule]]\nmatch = "*.jpg"\nduration = 9\n'
+    schedule.write_text('[[rule]]\nmatch = "a.jpg"\nduration = 3\n')
+    real = schedule_edit.parse_schedule
+
+    def saved_meanwhile(text: str) -> object:
+        schedule.write_text(person)  # the person's editor saves while the admin edit is made
+        return real(text)
+
+    monkeypatch.setattr(schedule_edit, "parse_schedule", saved_meanwhile)
+    path = "/api/admin/channels/default/slides/a.jpg/timing"
+    refused = admin.change("PUT", path, json={"seconds": 5})
+    assert refused.status_code == 409
+    assert "changed by someone else meanwhile" in refused.get_json()["error"]
+    assert schedule.read_text() == person
 
 
 def test_a_channel_switches_to_the_screen_until_its_settings_change(admin: Admin) -> None:

@@ -4,6 +4,10 @@ wins). Edited with tomlkit, so that the rules, comments and layout a person wrot
 were; checked by the show's own parser before it is written; written to a hidden temporary
 file, synced and renamed into place, so the folder watch only ever reads a whole file.
 
+Edits are made one at a time (two phones saving at once both keep their change), and an edit
+is written only if the file is still as it was read: a person's own save meanwhile is never
+overwritten; the admin's change is refused with a message instead.
+
 Called on the HTTP thread of an admin request.
 """
 
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,9 @@ from ..slideshow.ordering import natural_key
 from ..slideshow.scan import read_schedule
 from ..slideshow.schedule import SCHEDULE_FILE, ScheduleError, parse_schedule
 from .files import FileRefused, slide_files
+
+_EDITING = threading.Lock()
+"""Held from reading schedule.toml to writing it back, by one admin edit at a time."""
 
 
 def read_order(folder: Path) -> tuple[str, ...]:
@@ -61,9 +69,10 @@ def set_order(folder: Path, names: list[str]) -> None:
         problems.append("named twice: " + ", ".join(twice))
     if problems:
         raise FileRefused("; ".join(problems), 400)
-    document = _document(folder)
-    document["order"] = names
-    _write(folder, document)
+    with _EDITING:
+        document, seen = _document(folder)
+        document["order"] = names
+        _write(folder, document, seen)
 
 
 def timings(folder: Path) -> dict[str, dict[str, Any]]:
@@ -93,25 +102,25 @@ def set_timing(
     schedule's own words."""
     if name not in {str(item["name"]) for item in slide_files(folder)}:
         raise FileRefused(f"no slide named {name}", 404)
-    document = _document(folder)
-    rules = _rules(document)
-    kept = [rule for rule in rules if rule.get("match") != name]
     wanted = {"duration": seconds, "days": days, "hours": hours}
-    if any(value is not None for value in wanted.values()):
-        rule = tomlkit.table()
-        rule["match"] = name
-        for key, value in wanted.items():
-            if value is not None:
-                rule[key] = value
-        kept.append(rule)
-    array = tomlkit.aot()
-    for rule in kept:
-        array.append(rule)
-    if "rule" in document:
-        del document["rule"]
-    if kept:
-        document["rule"] = array
-    _write(folder, document)
+    with _EDITING:
+        document, seen = _document(folder)
+        kept = [rule for rule in _rules(document) if rule.get("match") != name]
+        if any(value is not None for value in wanted.values()):
+            rule = tomlkit.table()
+            rule["match"] = name
+            for key, value in wanted.items():
+                if value is not None:
+                    rule[key] = value
+            kept.append(rule)
+        array = tomlkit.aot()
+        for rule in kept:
+            array.append(rule)
+        if "rule" in document:
+            del document["rule"]
+        if kept:
+            document["rule"] = array
+        _write(folder, document, seen)
 
 
 TIMING_KEYS = ("duration", "days", "hours")
@@ -123,29 +132,52 @@ def _rules(document: tomlkit.TOMLDocument) -> list[Any]:
 
 
 def _read(folder: Path) -> tomlkit.TOMLDocument | None:
-    path = folder / SCHEDULE_FILE
+    return _read_text(folder)[0]
+
+
+def _read_text(folder: Path) -> tuple[tomlkit.TOMLDocument | None, str | None]:
+    """schedule.toml parsed, and its text as read (None, None when there is none)."""
+    text = _current(folder)
     try:
-        return tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else None
-    except (OSError, UnicodeDecodeError, TOMLKitError) as error:
+        return (tomlkit.parse(text) if text is not None else None), text
+    except TOMLKitError as error:
         reason = f"{SCHEDULE_FILE} cannot be read, so it is not changed: {error}"
         raise FileRefused(reason, 409) from None
 
 
-def _document(folder: Path) -> tomlkit.TOMLDocument:
-    document = _read(folder)
+def _current(folder: Path) -> str | None:
+    """schedule.toml's text now, None when there is none."""
+    path = folder / SCHEDULE_FILE
+    try:
+        return path.read_text(encoding="utf-8") if path.exists() else None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = f"{SCHEDULE_FILE} cannot be read, so it is not changed: {error}"
+        raise FileRefused(reason, 409) from None
+
+
+def _document(folder: Path) -> tuple[tomlkit.TOMLDocument, str | None]:
+    """The schedule to edit (a new one when there is none), and the text it was read from."""
+    document, seen = _read_text(folder)
     if document is None:
         document = tomlkit.document()
         document.add(tomlkit.comment("Set from the admin page; see the README, schedule.toml."))
-    return document
+    return document, seen
 
 
-def _write(folder: Path, document: tomlkit.TOMLDocument) -> None:
-    """Check the edited schedule with the show's parser, then put it in place."""
+def _write(folder: Path, document: tomlkit.TOMLDocument, seen: str | None) -> None:
+    """Check the edited schedule with the show's parser, then put it in place, unless the file
+    is no longer the text `seen` (FileRefused 409: somebody saved it meanwhile)."""
     text = tomlkit.dumps(document)
     try:
         parse_schedule(text)
     except ScheduleError as error:
         raise FileRefused(str(error), 400) from None
+    if _current(folder) != seen:
+        raise FileRefused(
+            f"{SCHEDULE_FILE} was changed by someone else meanwhile, so this change was not "
+            "written: look again and retry",
+            409,
+        )
     _replace(folder / SCHEDULE_FILE, text)
 
 
