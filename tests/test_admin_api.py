@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from support import GREEN, RED, Server, close_to, config_text, solid
 from framecast.config import load_settings
 from framecast.manage import schedule_edit
 from framecast.service.runtime import Framecast
+from framecast.web.admin_auth import LOCKED_TOKEN_DELAY
 
 ADMIN = "admin-token-123"
 VIEW = "view-token-456"
@@ -121,15 +123,23 @@ def test_log_in_sets_a_strict_http_only_cookie_and_changes_need_the_csrf_token(
     assert admin.client.get("/api/admin/channels").status_code == 401
 
 
-def test_five_wrong_tokens_in_a_minute_lock_the_address_out(tmp_path: Path) -> None:
-    admin = Admin(tmp_path, config())
+def test_five_wrong_tokens_in_a_minute_lock_out_guesses_but_not_the_owner(
+    tmp_path: Path,
+) -> None:
+    admin = Admin(tmp_path, config()).login()
     for _ in range(5):
         assert admin.client.post("/api/admin/login", json={"token": "nope"}).status_code == 401
-    locked = admin.client.post("/api/admin/login", json={"token": ADMIN})
+    locked = admin.client.post("/api/admin/login", json={"token": "nope-again"})
     assert locked.status_code == 429
     assert 50 <= int(locked.headers["Retry-After"]) <= 60
+    assert admin.client.get("/api/admin/channels").status_code == 200, "an open session passes"
     bearer = {"Authorization": f"Bearer {ADMIN}"}
-    assert admin.client.get("/api/admin/channels", headers=bearer).status_code == 429
+    started = time.monotonic()
+    assert admin.client.get("/api/admin/channels", headers=bearer).status_code == 200
+    assert admin.client.post("/api/admin/login", json={"token": ADMIN}).status_code == 200
+    assert time.monotonic() - started >= 2 * LOCKED_TOKEN_DELAY, "the right token, slowly"
+    wrong = {"Authorization": "Bearer nope"}
+    assert admin.client.get("/api/admin/channels", headers=wrong).status_code == 429
 
 
 def session_cookie(admin: Admin) -> str:
@@ -169,7 +179,9 @@ def test_guessed_session_cookies_count_like_wrong_tokens(
             admin.client.set_cookie("framecast_admin", f"guess-{guess}")
             assert admin.client.get("/api/admin/channels").status_code == 401
     assert "no such session" in caplog.text
-    locked = admin.client.post("/api/admin/login", json={"token": ADMIN})
+    admin.client.set_cookie("framecast_admin", "guess-5")
+    assert admin.client.get("/api/admin/channels").status_code == 429
+    locked = admin.client.post("/api/admin/login", json={"token": "guess"})
     assert locked.status_code == 429
 
 

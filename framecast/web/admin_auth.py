@@ -42,6 +42,8 @@ SESSION_IDLE_SECONDS = 7 * 24 * 3600.0
 """A session unused this long ends: a phone left logged in for a week logs in again."""
 MAX_SESSIONS = 100
 """Sessions kept at once; the one unused longest makes room for a new log-in."""
+LOCKED_TOKEN_DELAY = 1.0
+"""How long a token from a locked-out address waits before it is looked at."""
 
 
 def same(given: str, expected: str) -> bool:
@@ -104,11 +106,14 @@ def _digest(token: str) -> bytes:
 
 
 class Lockout:
-    """Wrong admin tokens by address: after `TRIES` within a minute, refused for a minute."""
+    """Wrong admin tokens by address: after `TRIES` within a minute, its guesses are refused
+    for a minute (the right token and open sessions still pass)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._failures: dict[str, deque[float]] = {}
+        self.lane = threading.Lock()
+        """Held while a token from a locked-out address is looked at: one at a time."""
 
     def retry_after(self, address: str) -> int:
         """Seconds until `address` may try again, or 0 when it is not locked out."""
@@ -141,6 +146,33 @@ def admin_token() -> str:
     return token
 
 
+def guessed(address: str, given: str, expected: str, what: str) -> Response | None:
+    """None when `given` is the admin token, else the refusal. From an address that is locked
+    out, one token at a time is looked at, after `LOCKED_TOKEN_DELAY` (the right one passes);
+    any other is refused at once, so guessing stays slow and holds no threads."""
+    lockout = web().lockout
+    wait = lockout.retry_after(address)
+    if not wait:
+        return None if same(given, expected) else wrong_token(address, what)
+    if not lockout.lane.acquire(blocking=False):
+        return locked_out(wait)
+    try:
+        time.sleep(LOCKED_TOKEN_DELAY)
+        right = same(given, expected)
+    finally:
+        lockout.lane.release()
+    if right:
+        log.info("Admin: the right token from %s, which is locked out for wrong ones", address)
+        return None
+    return locked_out(wait)
+
+
+def locked_out(wait: int) -> Response:
+    response = refusal(429, "too many wrong tokens: try again in a minute")
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
 def wrong_token(address: str, what: str) -> Response:
     """A wrong admin token: counted towards the address's lockout, logged, refused."""
     web().lockout.failed(address)
@@ -151,26 +183,23 @@ def wrong_token(address: str, what: str) -> Response:
 @admin_auth.before_app_request
 def check_admin() -> Response | None:
     """The admin token (cookie or Bearer) for every admin API request but the log-in; the
-    CSRF header too for a change made with the cookie."""
-    if not request.path.startswith("/api/admin/"):
+    CSRF header too for a change made with the cookie. An open session passes even while its
+    address is locked out: the lockout stops guesses, not the owner."""
+    if not request.path.startswith("/api/admin/") or request.path == "/api/admin/login":
         return None
     expected = admin_token()
     address = client_address()
-    wait = web().lockout.retry_after(address)
-    if wait:
-        response = refusal(429, "too many wrong tokens: try again in a minute")
-        response.headers["Retry-After"] = str(wait)
-        return response
-    if request.path == "/api/admin/login":
-        return None
     given = bearer_token(request.headers.get("Authorization", ""))
     if given is not None:
-        return None if same(given, expected) else wrong_token(address, "request")
+        return guessed(address, given, expected, "request")
     cookie = request.cookies.get(COOKIE)
     if cookie is None:
         return refusal(401, "log in with the admin token first")
     session = web().sessions.find(cookie, expected)
     if session is None:
+        wait = web().lockout.retry_after(address)
+        if wait:
+            return locked_out(wait)
         web().lockout.failed(address)
         if web().log_refusal(f"admin session {address}"):
             log.warning("Refused an admin request from %s: no such session", address)
@@ -189,8 +218,9 @@ def login() -> Response:
     address = client_address()
     body = request.get_json(silent=True)
     given = body.get("token") if isinstance(body, dict) else None
-    if not isinstance(given, str) or not same(given, expected):
-        return wrong_token(address, "log-in")
+    refused = guessed(address, given if isinstance(given, str) else "", expected, "log-in")
+    if refused is not None:
+        return refused
     log.info("Admin: logged in from %s", address)
     key, csrf = web().sessions.open(expected)
     response = jsonify(csrf=csrf)
