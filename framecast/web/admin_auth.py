@@ -149,7 +149,7 @@ def admin_token() -> str:
 def guessed(address: str, given: str, expected: str, what: str) -> Response | None:
     """None when `given` is the admin token, else the refusal. From an address that is locked
     out, one token at a time is looked at, after `LOCKED_TOKEN_DELAY` (the right one passes);
-    any other is refused at once, so guessing stays slow and holds no threads."""
+    any other is refused at once, so guessing stays slow and only one request waits."""
     lockout = web().lockout
     wait = lockout.retry_after(address)
     if not wait:
