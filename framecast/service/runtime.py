@@ -25,11 +25,10 @@ from ..relay.claim import OriginClaim
 from ..relay.origin import Origin
 from ..shows.registry import ShowRegistry
 from ..status import ServerStatus
+from ..supervise import STOP_SECONDS
 from ..web import AdminParts, create_app
 
 log = logging.getLogger(__name__)
-
-STOP_SECONDS = 1.0
 
 
 class Framecast:
