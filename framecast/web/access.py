@@ -56,16 +56,21 @@ guards = Blueprint("guards", __name__)
 @guards.app_errorhandler(RequestEntityTooLarge)
 def too_large(error: RequestEntityTooLarge) -> Response:
     limit = request.max_content_length or MAX_BODY_BYTES
+    log_refused("body", f"a body over {limit // 1024} KB")
+    return refusal(413, f"the request body is over {limit // 1024} KB")
+
+
+def log_refused(kind: str, problem: str) -> None:
+    """Log a refused request and why, at most once a minute per kind and client address."""
     address = client_address()
-    if web().log_refusal(f"body {address}"):
+    if web().log_refusal(f"{kind} {address}"):
         log.warning(
-            "Refused %s %s from %s: a body over %d KB",
+            "Refused %s %s from %s: %s",
             request.method,
             printable(request.path, 100),
             address,
-            limit // 1024,
+            problem,
         )
-    return refusal(413, f"the request body is over {limit // 1024} KB")
 
 
 def bearer_token(header: str) -> str | None:
@@ -119,14 +124,7 @@ def check_token() -> Response | None:
         given = request.args.get("token", "")
     if hmac.compare_digest(given.encode(), token.encode()):
         return None
-    address = client_address()
-    if web().log_refusal(f"token {address}"):
-        log.warning(
-            "Refused %s %s from %s: missing or wrong token",
-            request.method,
-            request.path,
-            address,
-        )
+    log_refused("token", "missing or wrong token")
     response = refusal(401, "a valid token is needed: add ?token=... to the address")
     response.headers["WWW-Authenticate"] = "Bearer"
     return response
@@ -157,15 +155,7 @@ def check_same_site() -> Response | None:
         )
     else:
         return None
-    address = client_address()
-    if web().log_refusal(f"site {address}"):
-        log.warning(
-            "Refused %s %s from %s: %s",
-            request.method,
-            printable(request.path, 100),
-            address,
-            problem,
-        )
+    log_refused("site", problem)
     return refusal(403, error)
 
 
