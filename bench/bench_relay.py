@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench_core import table
 from bench_screen import cpu_seconds
-from harness import RedisServer, RoleServer, StreamReader, wait_for
+from harness import RELAY_SECRET, RedisServer, RoleServer, StreamReader, wait_for
 from photos import photo
 
 from framecast.hub import FrameHub
@@ -139,9 +139,9 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-relay-"))
     redis = RedisServer(folder).start()
     assert redis.process is not None
-    client = connect(redis.url)
+    link = connect(redis.url, RELAY_SECRET.encode())
     hub = FrameHub()
-    publisher = ChannelPublisher(client, "default", lambda: hub, BulkLimit())
+    publisher = ChannelPublisher(link.client, link.signer, "default", lambda: hub, BulkLimit())
     publisher.start()
     feeder = Feeder(hub, frames)
     feeder.start()
@@ -196,7 +196,7 @@ def main() -> None:
     finally:
         feeder.stop()
         publisher.stop(1.0)
-        client.close()
+        link.client.close()
         redis.kill()
     print(f"\n{FPS} fps, frames of {size:.0f} KB, {os.cpu_count()} cores")
     table(

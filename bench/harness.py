@@ -16,7 +16,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import media
 from pages import PageServer
-from relay_support import RedisServer, RoleServer
+from relay_support import RELAY_SECRET, RedisServer, RoleServer
 from sound import PrivatePulse, Tone
 from support import (
     CHROMIUM_ARGS,
@@ -37,6 +37,7 @@ from support import (
 __all__ = [
     "CHROMIUM_ARGS",
     "RED",
+    "RELAY_SECRET",
     "ROOT",
     "PageServer",
     "PrivatePulse",

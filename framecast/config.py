@@ -246,6 +246,8 @@ _TABLES: dict[str, dict[str, Check]] = {
 SHOW_TABLES = tuple(section.TABLE for section in SECTIONS if section.PER_CHANNEL)
 """The tables a channel may override, flat in its own table; a key found in two of them
 (`quality`) belongs to the first."""
+_CHANNEL_KEYS = {key: t for t in reversed(SHOW_TABLES) for key in _TABLES[t]}
+"""Each key a channel's table may set, and the table it belongs to."""
 
 
 @dataclass(frozen=True)
@@ -319,6 +321,12 @@ def parse_settings(text: str, base_dir: Path) -> Settings:
         raise ConfigError(f"not valid TOML: {error}") from None
     except RecursionError:
         raise ConfigError("not valid TOML: arrays or tables nested too deeply") from None
+    return settings_from_tables(raw, base_dir)
+
+
+def settings_from_tables(raw: Mapping[str, Any], base_dir: Path) -> Settings:
+    """Settings from the tables of a config (as `tomllib` reads them, or as `as_tables` writes
+    them), every key checked; relative paths resolve against `base_dir`."""
     tables = (*_TABLES, "channels", "tvs")
     unknown = sorted(set(raw) - set(tables))
     if unknown:
@@ -375,7 +383,7 @@ def _channels(
         audio = table.pop("audio", {})
         if not isinstance(audio, dict):
             raise ConfigError(f"{where} audio must be a table, written [channels.{name}.audio]")
-        owners = {key: t for t in reversed(SHOW_TABLES) for key in _TABLES[t]}
+        owners = _CHANNEL_KEYS
         unknown = sorted(set(table) - set(owners))
         if unknown:
             raise ConfigError(
@@ -416,6 +424,45 @@ def _tvs(raw: dict[str, Any], channels: set[str]) -> tuple[tuple[str, str], ...]
             )
         tvs.append((tv, channel))
     return tuple(tvs)
+
+
+def as_tables(settings: Settings) -> dict[str, Any]:
+    """The tables of a config that `settings_from_tables` reads back as `settings`: each
+    setting that has a value (TOML has no "none"), written as a config file writes it; a channel's
+    table holds the keys where it differs from the top level."""
+    tables: dict[str, Any] = {
+        section.TABLE: _table(getattr(settings, section.TABLE)) for section in SECTIONS
+    }
+    channels: dict[str, Any] = {}
+    for name, channel in settings.channels:
+        table = {
+            key: _toml_value(value, _TABLES[owner][key])
+            for key, owner in _CHANNEL_KEYS.items()
+            if (value := getattr(getattr(channel, owner), key))
+            != getattr(getattr(settings, owner), key)
+        }
+        top_audio = _table(settings.audio)
+        audio = {key: v for key, v in _table(channel.audio).items() if top_audio.get(key) != v}
+        channels[name] = {**table, "audio": audio} if audio else table
+    return {**tables, "channels": channels, "tvs": dict(settings.tvs)}
+
+
+def _table(section: Any) -> dict[str, Any]:
+    return {
+        f.name: _toml_value(value, f.metadata["check"])
+        for f in fields(section)
+        if (value := getattr(section, f.name)) is not None
+    }
+
+
+def _toml_value(value: Any, check: Check) -> Any:
+    if check is colour:
+        return "#{:02x}{:02x}{:02x}".format(*value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 def load_settings(path: Path) -> Settings:

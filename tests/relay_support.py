@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import os
 import signal
 import socket
 import subprocess
@@ -10,6 +11,20 @@ import sys
 from pathlib import Path
 
 from support import ROOT, Server, free_port, wait_for
+
+from framecast.relay.link import PASSWORD_VARIABLE
+from framecast.relay.signing import SECRET_VARIABLE
+
+RELAY_SECRET = "a-test-secret-0123456789abcdef"
+"""What the test origins and edges share in $FRAMECAST_RELAY_SECRET."""
+
+
+def relay_environment(secret: str = RELAY_SECRET, password: str | None = None) -> dict[str, str]:
+    """This process's environment with the relay's shared secret (and Redis's password)."""
+    environment = {**os.environ, SECRET_VARIABLE: secret}
+    if password is not None:
+        environment[PASSWORD_VARIABLE] = password
+    return environment
 
 
 class RedisServer:
@@ -42,7 +57,7 @@ class RedisServer:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
                 sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+                return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))
         except OSError:
             return False
 
@@ -65,6 +80,8 @@ class RoleServer(Server):
         folder: Path,
         config: Path | None = None,
         port: int | None = None,
+        secret: str = RELAY_SECRET,
+        password: str | None = None,
     ) -> None:
         self.config = config or folder / "no-config.toml"
         self.port = port or free_port()
@@ -76,7 +93,11 @@ class RoleServer(Server):
             command += ["--config", str(config)]
         command += ["--host", "127.0.0.1", "--port", str(self.port)]
         self.process = subprocess.Popen(
-            command, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT
+            command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=relay_environment(secret, password),
         )
 
     def pause(self) -> None:

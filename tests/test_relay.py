@@ -4,6 +4,7 @@ ports; what the TVs of the edges see is checked in decoded pixels."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 from PIL import Image
-from relay_support import RedisServer, RoleServer
+from relay_support import RELAY_SECRET, RedisServer, RoleServer, relay_environment
 from support import (
     BLUE,
     GREEN,
@@ -30,6 +32,9 @@ from support import (
     wait_for,
     write_config,
 )
+
+from framecast.relay.link import CONTROL, EDGES, SETTINGS, frames_key, heartbeat_key
+from framecast.relay.signing import Signer
 
 pytestmark = pytest.mark.live
 
@@ -250,6 +255,146 @@ def test_edges_follow_a_restarted_origin(relay: Relay, readers: list[StreamReade
         reader.wait_colour(YELLOW, 10)
 
 
+def jpeg_of(colour: tuple[int, int, int], size: tuple[int, int] = (320, 180)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, "JPEG")
+    return out.getvalue()
+
+
+def frame_fields(jpeg: bytes) -> dict[str, bytes | int | str]:
+    return {
+        "jpeg": jpeg,
+        "seq": 10**9,
+        "width": 320,
+        "height": 180,
+        "standing": 1,
+        "sent": repr(time.time()),
+    }
+
+
+@pytest.mark.redis
+def test_what_the_secret_did_not_sign_is_refused(relay: Relay, readers: list[StreamReader]) -> None:
+    """Anyone who can write to Redis: switching the origin to its screen, pressing "next",
+    putting a picture on the edges' TVs, posing as an edge that wants a channel."""
+    go_to(relay, RED, readers)
+    client = redis.Redis.from_url(relay.redis.url)
+    stranger = Signer(b"not-the-shared-secret-at-all")
+    frames = frames_key("default")
+    try:
+        for fields in (
+            {"kind": "source", "channel": "default", "value": "screen", "edge": "x"},
+            stranger.sign_fields(
+                CONTROL, {"kind": "command", "channel": "default", "value": "next", "edge": "x"}
+            ),
+        ):
+            client.xadd(CONTROL, fields)  # type: ignore[arg-type]
+        client.hset(EDGES, "intruder", json.dumps({"id": "intruder", "wants": ["menu"]}))
+        client.xadd(frames, frame_fields(jpeg_of(GREEN)))  # type: ignore[arg-type]
+        client.xadd(frames, stranger.sign_fields(frames, frame_fields(jpeg_of(GREEN))))
+        client.xadd(frames, {"jpeg": b"junk"})
+
+        def refused(server: RoleServer, key: str) -> int:
+            status = server.status()
+            part = status["relay"] if server is relay.origin else status["edge"]
+            return int(part["refused"].get(key, 0))
+
+        wait_for(lambda: refused(relay.origin, CONTROL) >= 2, 5, what="control refused")
+        wait_for(
+            lambda: refused(relay.origin, heartbeat_key("intruder")) >= 1, 5, what="beat refused"
+        )
+        for edge in relay.edges:
+            wait_for(lambda e=edge: refused(e, frames) >= 1, 5, what="frames refused")
+        status = relay.origin.status()
+        assert status["source"] == "slideshow"
+        assert "intruder" not in {edge["id"] for edge in status["edges"]}
+        for reader in readers:
+            assert close_to(reader.latest_centre() or (), RED), "no forged frame on a TV"
+            assert reader.count() >= 1
+        for server in (relay.origin, *relay.edges):
+            assert server.log().count("not signed with this machine's") <= 2, server.log()
+    finally:
+        client.hdel(EDGES, "intruder")
+        client.close()
+    for reader in readers:
+        reader.wait_colour(RED, 5)
+
+
+@pytest.mark.redis
+def test_settings_in_redis_pass_the_config_checks(relay: Relay) -> None:
+    """With the origin paused (so that it does not write them over), settings that are
+    unsigned, then signed but with `keepalive = 0`, are refused; the edge keeps its channels."""
+    client = redis.Redis.from_url(relay.redis.url)
+    good = client.get(SETTINGS)
+    assert isinstance(good, bytes)
+    signer = Signer(RELAY_SECRET.encode())
+    tables = json.loads(signer.open(SETTINGS, good))
+    tables["stream"]["keepalive"] = 0
+    bad = json.dumps(tables).encode()
+    edge = relay.edges[0]
+
+    def error() -> str:
+        return str(edge.status()["edge"]["settings_error"] or "")
+
+    relay.origin.pause()
+    try:
+        client.set(SETTINGS, bad)
+        wait_for(lambda: "not signed" in error(), 5, what="unsigned settings refused")
+        client.set(SETTINGS, signer.seal(SETTINGS, bad))
+        wait_for(lambda: "keepalive = 0" in error(), 5, what="keepalive = 0 refused")
+        assert set(edge.status()["channels"]) == {"default", "menu"}
+    finally:
+        relay.origin.resume()
+        client.close()
+    wait_for(lambda: not error(), 5, what="the origin's own settings again")
+
+
+def readme_acl_user(password: str) -> list[str]:
+    """The README's line for Redis's `framecast` user, as redis-server's arguments."""
+    line = next(
+        line.strip()
+        for line in (ROOT / "README.md").read_text().splitlines()
+        if line.strip().startswith("user framecast on >")
+    )
+    words = line.split()
+    return ["--user", *(f">{password}" if w.startswith(">") else w for w in words[1:])]
+
+
+@pytest.mark.redis
+def test_the_readmes_redis_user_carries_the_show(tmp_path: Path) -> None:
+    """Redis set up as the README says (no default user, Framecast's own user and password):
+    the show reaches an edge's TV; a wrong password stops an edge with a message."""
+    need_tool("redis-server", "redis-server")
+    password = "a-long-redis-password"
+    redis_server = RedisServer(
+        tmp_path, "--user", "default", "off", *readme_acl_user(password)
+    ).start()
+    url = f"redis://framecast@127.0.0.1:{redis_server.port}/0"
+    images = tmp_path / "images"
+    images.mkdir()
+    solid(images / "a.png", RED)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[server]\nhost = "127.0.0.1"\n[stream]\nwidth = 320\nheight = 180\n'
+        '[slideshow]\nfolder = "images"\ninterval = 600\n'
+    )
+    origin = RoleServer("origin", url, tmp_path, config, password=password)
+    edge = RoleServer("edge", url, tmp_path, password=password)
+    wrong = RoleServer("edge", url, tmp_path, password="not-the-password")
+    try:
+        assert wrong.process.wait(30) == 2
+        assert "cannot use Redis at redis://framecast@127.0.0.1" in wrong.log()
+        assert "not-the-password" not in wrong.log()
+        origin.wait_ready()
+        tv = StreamReader(edge.wait_ready().port)
+        tv.wait_colour(RED, 15)
+        tv.close()
+        assert origin.status()["relay"]["redis_error"] is None
+    finally:
+        for server in (wrong, edge, origin):
+            server.stop()
+        redis_server.kill()
+
+
 @pytest.mark.redis
 def test_a_second_origin_refuses_to_start(relay: Relay) -> None:
     second = RoleServer("origin", relay.redis.url, relay.folder, relay.config)
@@ -263,7 +408,8 @@ def test_a_second_origin_refuses_to_start(relay: Relay) -> None:
     ("url", "says"),
     [
         ("http://127.0.0.1:1/0", "is not a Redis URL"),
-        ("redis://127.0.0.1:{port}/0", "cannot reach"),
+        ("redis://127.0.0.1:{port}/0", "cannot use Redis at redis://127.0.0.1"),
+        ("redis://:hunter2@127.0.0.1:{port}/0", "cannot use Redis at redis://:***@127.0.0.1"),
     ],
 )
 def test_a_wrong_redis_url_exits_2(tmp_path: Path, url: str, says: str) -> None:
@@ -274,11 +420,31 @@ def test_a_wrong_redis_url_exits_2(tmp_path: Path, url: str, says: str) -> None:
         text=True,
         timeout=30,
         cwd=ROOT,
+        env=relay_environment(),
     )
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
     assert len(errors) == 1, result.stderr
     assert says in errors[0]
+    assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize("secret", ["", "short"])
+def test_a_role_without_the_shared_secret_exits_2(secret: str) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    command = [sys.executable, str(ROOT / "slideshow.py"), "--role", "origin", "--redis", url]
+    result = subprocess.run(
+        [*command, "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+        env=relay_environment(secret),
+    )
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, result.stderr
+    assert "$FRAMECAST_RELAY_SECRET" in errors[0]
 
 
 @pytest.mark.redis

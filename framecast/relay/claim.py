@@ -12,9 +12,7 @@ import os
 import socket
 from dataclasses import dataclass
 
-import redis
-
-from .link import ORIGIN, get_bytes
+from .link import ORIGIN, RelayLink, get_bytes
 
 CLAIM_TTL_MS = 5000
 """Refreshed every second: an origin gone without a word frees Redis after this long."""
@@ -54,8 +52,9 @@ class OriginClaim:
     """`take` on the main thread at start; `refresh` on the origin's beat thread; `release`
     at stop."""
 
-    def __init__(self, client: redis.Redis, port: int) -> None:
-        self.client = client
+    def __init__(self, link: RelayLink, port: int) -> None:
+        self.link = link
+        self.client = link.client
         self.me = Claimant(socket.gethostname(), os.getpid(), port)
         self._value = json.dumps(self.me.__dict__).encode()
 

@@ -17,8 +17,9 @@ from ..status import ServerStatus
 from ..web import create_app
 from .edge_channels import EdgeChannels
 from .heartbeat import EdgeBeat
-from .link import CONTROL, CONTROL_KEPT, append
+from .link import CONTROL, CONTROL_KEPT, RelayLink, append
 from .remote import RemoteSettings
+from .signing import Refusals
 from .subscriber import FrameSubscriber
 
 log = logging.getLogger(__name__)
@@ -28,17 +29,18 @@ class Edge:
     """Built, started and stopped by the server's main thread; `status` and `health` are read
     by HTTP threads. `watcher` holds the settings, as `Framecast.watcher` does."""
 
-    def __init__(self, client: redis.Redis, server: ServerSettings, port: int) -> None:
+    def __init__(self, link: RelayLink, server: ServerSettings, port: int) -> None:
         self.host = server.host
-        self._client = client
+        self._link = link
         self.edge_id = f"{socket.gethostname()}:{port}"
-        self.watcher = RemoteSettings(client, server)
+        self._refusals = Refusals()
+        self.watcher = RemoteSettings(link, server, self._refusals)
         self.channels = EdgeChannels(lambda: self.watcher.settings, self._send, self._wake)
         self._beat = EdgeBeat(
-            client, self.edge_id, f"{server.host}:{port}", self.watcher, self.channels
+            link, self.edge_id, f"{server.host}:{port}", self.watcher, self.channels
         )
         self._frames = FrameSubscriber(
-            client, self.channels.names, self.channels, self.watcher.heard
+            link, self.channels.names, self.channels, self.watcher.heard, self._refusals
         )
         self.app: Flask = create_app(
             self.channels, self.status, lambda: self.watcher.settings, self.health
@@ -66,6 +68,7 @@ class Edge:
             "origin_silent_s": round(self.watcher.silent_for(), 1),
             "redis_error": self._frames.link.error or self._beat.link.error,
             "settings_error": self.watcher.error,
+            "refused": self._refusals.counts(),
         }
         return replace(
             told,
@@ -84,8 +87,9 @@ class Edge:
 
     def _send(self, fields: dict[str, str]) -> None:
         """A command for the origin (HTTP thread); Unreachable while Redis does not answer."""
+        signed = self._link.signer.sign_fields(CONTROL, {**fields, "edge": self.edge_id})
         try:
-            append(self._client, CONTROL, {**fields, "edge": self.edge_id}, CONTROL_KEPT)
+            append(self._link.client, CONTROL, signed, CONTROL_KEPT)
         except redis.RedisError:
             raise Unreachable("the origin cannot be reached: its Redis does not answer") from None
 

@@ -14,7 +14,16 @@ import redis
 
 from ..supervise import STOP_SECONDS, Worker
 from .edge_channels import EdgeChannels
-from .link import BEAT_SECONDS, CONTROL, CONTROL_KEPT, EDGES, OnceLog, append
+from .link import (
+    BEAT_SECONDS,
+    CONTROL,
+    CONTROL_KEPT,
+    EDGES,
+    OnceLog,
+    RelayLink,
+    append,
+    heartbeat_key,
+)
 from .remote import RemoteSettings
 
 log = logging.getLogger(__name__)
@@ -26,7 +35,7 @@ class EdgeBeat(Worker):
 
     def __init__(
         self,
-        client: redis.Redis,
+        link: RelayLink,
         edge_id: str,
         address: str,
         remote: RemoteSettings,
@@ -35,7 +44,8 @@ class EdgeBeat(Worker):
         super().__init__("edge-beat")
         self.edge_id = edge_id
         self._address = address
-        self._client = client
+        self._client = link.client
+        self._signer = link.signer
         self._remote = remote
         self._channels = channels
         self._due = threading.Event()
@@ -86,9 +96,11 @@ class EdgeBeat(Worker):
         self._beats += 1
         wants = self._channels.wants()
         with self._client.pipeline(transaction=False) as pipe:
-            pipe.hset(EDGES, self.edge_id, json.dumps(self.heartbeat()))
+            beat = json.dumps(self.heartbeat()).encode()
+            pipe.hset(EDGES, self.edge_id, self._signer.seal(heartbeat_key(self.edge_id), beat))
             if wants != self._wants:
-                append(pipe, CONTROL, {"kind": "demand", "edge": self.edge_id}, CONTROL_KEPT)
+                demand = {"kind": "demand", "edge": self.edge_id}
+                append(pipe, CONTROL, self._signer.sign_fields(CONTROL, demand), CONTROL_KEPT)
             pipe.execute()
         self._wants = wants
         self._remote.read()

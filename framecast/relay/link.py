@@ -9,12 +9,17 @@ the origin refreshes); `settings` and `status` what the origin publishes every s
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.client import Pipeline
+
+from .signing import Signer
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,9 @@ DEFAULT_BULK_LIMIT = 512 * 1024 * 1024
 """Redis's default `proto-max-bulk-len`: the largest value one command may carry."""
 BEAT_SECONDS = 1.0
 """How often the origin publishes its settings and status, and edges their heartbeat."""
+PASSWORD_VARIABLE = "FRAMECAST_REDIS_PASSWORD"
+"""Redis's password, when the URL carries none: not on the command line, where every user of
+the machine could read it."""
 
 
 class RelayError(Exception):
@@ -44,26 +52,58 @@ def frames_key(channel: str) -> str:
     return f"{PREFIX}{channel}:frames"
 
 
+def heartbeat_key(edge_id: str) -> str:
+    """What an edge's heartbeat is signed for: its field in the `edges` hash."""
+    return f"{EDGES}:{edge_id}"
+
+
 def channel_of_key(key: str) -> str:
     return key.removeprefix(PREFIX).removesuffix(":frames")
 
 
-def connect(url: str) -> redis.Redis:
-    """A client for `url`, checked by a PING (called once, on the main thread at start)."""
+@dataclass(frozen=True)
+class RelayLink:
+    """A Redis client, checked at start, and the signer that the origin and its edges share."""
+
+    client: redis.Redis
+    signer: Signer
+
+
+def connect(url: str, secret: bytes) -> RelayLink:
+    """A client for `url`, checked by a PING (called once, on the main thread at start).
+    A password in `url` or in `$FRAMECAST_REDIS_PASSWORD` is never written to the log."""
+    shown = without_password(url)
     try:
         client = redis.Redis.from_url(
-            url, socket_connect_timeout=CONNECT_SECONDS, socket_timeout=SOCKET_SECONDS
+            url,
+            socket_connect_timeout=CONNECT_SECONDS,
+            socket_timeout=SOCKET_SECONDS,
+            password=os.environ.get(PASSWORD_VARIABLE) or None,
         )
-    except ValueError as error:
+    except ValueError:
         raise RelayError(
-            f"--redis {url!r} is not a Redis URL ({error}): expected redis://HOST:6379/0"
+            f"--redis {shown!r} is not a Redis URL: expected redis://[USER:PASSWORD@]HOST:6379/0"
         ) from None
     try:
         client.ping()
     except redis.RedisError as error:
         client.close()
-        raise RelayError(f"cannot reach Redis at {url}: {error}") from None
-    return client
+        raise RelayError(f"cannot use Redis at {shown}: {error}") from None
+    return RelayLink(client, Signer(secret))
+
+
+def without_password(url: str) -> str:
+    """`url` with any password in it written as `***`."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return "(an unreadable URL)"
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
 
 
 class BulkLimit:

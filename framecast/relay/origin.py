@@ -36,10 +36,12 @@ from .link import (
     BulkLimit,
     OnceLog,
     hash_bytes,
+    heartbeat_key,
     newest,
     read_streams,
 )
 from .publisher import ChannelPublisher
+from .signing import Refusals, Signer, Unsigned
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +56,10 @@ CONTROL_BLOCK_MS = 1000
 class _Edge:
     """One edge's last heartbeat, and when it last changed by this origin's clock."""
 
-    def __init__(self, raw: bytes, seen: float) -> None:
+    def __init__(self, raw: bytes, seen: float, info: dict[str, Any]) -> None:
         self.raw = raw
         self.seen = seen
-        self.info = read_heartbeat(raw)
+        self.info = info
 
 
 def read_heartbeat(raw: bytes) -> dict[str, Any]:
@@ -82,6 +84,8 @@ class Origin:
     ) -> None:
         self._claim = claim
         self._client = claim.client
+        self._signer: Signer = claim.link.signer
+        self._refusals = Refusals()
         self._shows = shows
         self._status = status
         self._settings = settings
@@ -129,7 +133,7 @@ class Origin:
             removed = [p for n, p in self._publishers.items() if n not in names]
             for name in added:
                 self._publishers[name] = ChannelPublisher(
-                    self._client, name, self._hub_of(name), self._limit
+                    self._client, self._signer, name, self._hub_of(name), self._limit
                 )
             for publisher in removed:
                 del self._publishers[publisher.channel]
@@ -169,6 +173,7 @@ class Origin:
                 "redis_error": self._beat_link.error,
                 "published_frames": published,
                 "skipped_frames": skipped,
+                "refused": self._refusals.counts(),
             },
             "edges": sorted(edges, key=lambda edge: str(edge["id"])),
         }
@@ -198,9 +203,11 @@ class Origin:
             "at": time.time(),
             "status": self._status().as_json(),
         }
+        settings = self._signer.seal(SETTINGS, settings_wire.encode(self._settings()))
+        status_bytes = self._signer.seal(STATUS, json.dumps(status, default=str).encode())
         with self._client.pipeline(transaction=False) as pipe:
-            pipe.set(SETTINGS, settings_wire.encode(self._settings()))
-            pipe.set(STATUS, json.dumps(status, default=str), ex=STATUS_TTL_SECONDS)
+            pipe.set(SETTINGS, settings)
+            pipe.set(STATUS, status_bytes, ex=STATUS_TTL_SECONDS)
             pipe.execute()
 
     # --- control thread ---------------------------------------------------------------------
@@ -225,6 +232,11 @@ class Origin:
                 stopping.wait(BEAT_SECONDS)
 
     def _obey(self, fields: dict[bytes, bytes]) -> None:
+        try:
+            fields = self._signer.check_fields(CONTROL, fields)
+        except Unsigned:
+            self._refusals.refused_unsigned(CONTROL)
+            return
         kind = fields.get(b"kind", b"").decode(errors="replace")
         channel = fields.get(b"channel", b"").decode(errors="replace")
         value = fields.get(b"value", b"").decode(errors="replace")
@@ -249,10 +261,13 @@ class Origin:
                 if known is not None and known.raw == raw:
                     edges[edge_id] = known
                     continue
+                key = heartbeat_key(edge_id)
                 try:
-                    edges[edge_id] = _Edge(raw, now)
-                except ValueError:
-                    continue
+                    edges[edge_id] = _Edge(raw, now, read_heartbeat(self._signer.open(key, raw)))
+                except Unsigned:
+                    self._refusals.refused_unsigned(key)
+                except ValueError as error:
+                    self._refusals.refused(key, f"not a heartbeat ({error})")
             gone = [e for e, edge in edges.items() if now - edge.seen > EDGE_FORGET_SECONDS]
             for edge_id in gone:
                 del edges[edge_id]

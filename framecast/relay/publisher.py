@@ -17,6 +17,7 @@ from ..hub import Frame, FrameHub
 from ..supervise import Worker
 from . import wire
 from .link import FRAMES_KEPT, BulkLimit, OnceLog, append, frames_key
+from .signing import Signer
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class ChannelPublisher(Worker):
     def __init__(
         self,
         client: redis.Redis,
+        signer: Signer,
         channel: str,
         hub: Callable[[], FrameHub | None],
         limit: BulkLimit,
@@ -40,6 +42,7 @@ class ChannelPublisher(Worker):
         super().__init__(f"publish-{channel}")
         self.channel = channel
         self._client = client
+        self._signer = signer
         self._hub = hub
         self._limit = limit
         self._key = frames_key(channel)
@@ -93,5 +96,6 @@ class ChannelPublisher(Worker):
                     limit,
                 )
             return
-        append(self._client, self._key, wire.entry(frame), FRAMES_KEPT)
+        signed = self._signer.sign_fields(self._key, wire.entry(frame))
+        append(self._client, self._key, signed, FRAMES_KEPT)
         self.published += 1

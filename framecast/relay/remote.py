@@ -13,7 +13,8 @@ import redis
 
 from ..config import ServerSettings, Settings
 from . import settings_wire
-from .link import SETTINGS, STATUS, get_bytes
+from .link import SETTINGS, STATUS, RelayLink, get_bytes
+from .signing import Refusals, Unsigned
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,10 @@ class RemoteSettings:
     by HTTP threads; `read` is called by the edge's beat thread, and by the main thread at start
     and on SIGHUP (`reload`)."""
 
-    def __init__(self, client: redis.Redis, server: ServerSettings) -> None:
-        self._client = client
+    def __init__(self, link: RelayLink, server: ServerSettings, refusals: Refusals) -> None:
+        self._client = link.client
+        self._signer = link.signer
+        self._refusals = refusals
         self._server = server
         self._lock = threading.Lock()
         self._settings = Settings(server=server)
@@ -65,19 +68,34 @@ class RemoteSettings:
         """Read the origin's settings and status once; RedisError when Redis cannot be used."""
         settings_bytes, status_bytes = get_bytes(self._client, SETTINGS, STATUS)
         with self._lock:
-            if status_bytes is not None and status_bytes != self._status_bytes:
-                self._status_bytes = status_bytes
-                self._heard = time.monotonic()
-                try:
-                    status = json.loads(status_bytes)
-                except ValueError:
-                    status = None
-                self._status = status if isinstance(status, dict) else {}
-            if settings_bytes is None or settings_bytes == self._settings_bytes:
-                return
+            status_changed = status_bytes is not None and status_bytes != self._status_bytes
+            settings_changed = settings_bytes is not None and settings_bytes != self._settings_bytes
+            self._status_bytes = status_bytes
             self._settings_bytes = settings_bytes
+        if status_changed and status_bytes is not None:
+            self._read_status(status_bytes)
+        if settings_changed and settings_bytes is not None:
+            self._read_settings(settings_bytes)
+
+    def _read_status(self, sealed: bytes) -> None:
         try:
-            settings = settings_wire.decode(settings_bytes, self._server)
+            status = json.loads(self._signer.open(STATUS, sealed))
+        except Unsigned:
+            self._refusals.refused_unsigned(STATUS)
+            return
+        except ValueError:
+            status = None
+        with self._lock:
+            self._heard = time.monotonic()
+            self._status = status if isinstance(status, dict) else {}
+
+    def _read_settings(self, sealed: bytes) -> None:
+        try:
+            settings = settings_wire.decode(self._signer.open(SETTINGS, sealed), self._server)
+        except Unsigned:
+            self.error = "settings in Redis not signed with the shared secret: kept the last"
+            self._refusals.refused_unsigned(SETTINGS)
+            return
         except ValueError as error:
             self.error = str(error)
             log.error("%s: keeping the last settings", error)

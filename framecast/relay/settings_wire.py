@@ -1,68 +1,54 @@
 """The origin's settings as JSON in Redis, so that an edge needs no config file.
 
-Every table travels except `[server]` (an edge listens on its own port, with its own token)
-and `[admin]` (edges serve no admin page): no token of the origin's is ever written to Redis.
-An edge keeps its own `[server]`; a key it does not know (a newer origin) is ignored, a key it
-misses keeps its default.
+They travel as the tables of a config file, and an edge reads them with the very parser and
+checks of `config.toml`: a value that a config file may not hold (`keepalive = 0`) is refused
+with the same message, and the edge keeps its last good settings. Every table travels except
+`[server]` (an edge listens on its own port, with its own token) and `[admin]` (edges serve no
+admin page): no token of the origin's is ever written to Redis. A key the edge does not know is
+refused like a typo: an origin newer than its edges names it, so edges are updated first.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from ..config import AdminSettings, ServerSettings, Settings
+from ..config import (
+    AdminSettings,
+    ConfigError,
+    ServerSettings,
+    Settings,
+    as_tables,
+    settings_from_tables,
+)
 
 LOCAL_TABLES = ("server", "admin")
 
 
 def encode(settings: Settings) -> bytes:
     """The settings as JSON bytes (the origin's beat thread)."""
-    plain = asdict(settings)
+    tables = as_tables(settings)
     for table in LOCAL_TABLES:
-        plain.pop(table)
-    for _, channel in plain["channels"]:
-        for table in LOCAL_TABLES:
-            channel.pop(table)
-    return json.dumps(plain, default=str, sort_keys=True).encode()
+        tables.pop(table)
+    return json.dumps(tables, sort_keys=True).encode()
 
 
 def decode(data: bytes, server: ServerSettings) -> Settings:
     """Settings from `encode`'s bytes with this machine's `[server]` (an edge's beat thread);
-    ValueError when they cannot be read."""
+    ValueError, saying which key and why, when they cannot be used."""
     try:
-        plain = json.loads(data)
-        return _settings(plain, server)
-    except (TypeError, KeyError, AttributeError) as error:
-        raise ValueError(f"unreadable settings from the origin: {error!r}") from None
-
-
-def _settings(plain: dict[str, Any], server: ServerSettings) -> Settings:
-    tables: dict[str, Any] = {}
-    for table in fields(Settings):
-        section = table.default
-        if is_dataclass(section) and not isinstance(section, type) and table.name in plain:
-            tables[table.name] = _section(type(section), plain[table.name])
+        tables = json.loads(data)
+    except ValueError as error:
+        raise ValueError(f"unreadable settings from the origin: {error}") from None
+    if not isinstance(tables, dict) or not set(LOCAL_TABLES).isdisjoint(tables):
+        raise ValueError("unreadable settings from the origin: not a config's tables")
+    try:
+        settings = settings_from_tables(tables, Path("/"))
+    except ConfigError as error:
+        raise ValueError(f"the origin's settings are refused: {error}") from None
     channels = tuple(
-        (str(name), _settings(channel, server)) for name, channel in plain.get("channels", [])
+        (name, replace(channel, server=server, admin=AdminSettings()))
+        for name, channel in settings.channels
     )
-    tvs = tuple((str(tv), str(channel)) for tv, channel in plain.get("tvs", []))
-    return Settings(**tables, server=server, admin=AdminSettings(), channels=channels, tvs=tvs)
-
-
-def _section(cls: type[Any], plain: dict[str, Any]) -> Any:
-    values = {}
-    for field in fields(cls):
-        if field.name in plain:
-            value = plain[field.name]
-            values[field.name] = Path(value) if isinstance(field.default, Path) else _tupled(value)
-    return cls(**values)
-
-
-def _tupled(value: Any) -> Any:
-    """JSON's lists back into the tuples the settings hold."""
-    if isinstance(value, list):
-        return tuple(_tupled(item) for item in value)
-    return value
+    return replace(settings, server=server, admin=AdminSettings(), channels=channels)

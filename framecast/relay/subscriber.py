@@ -8,7 +8,6 @@ last one to the hub; on (re)connecting, and after a reply that came long after i
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 
@@ -17,9 +16,8 @@ import redis
 from ..supervise import Worker
 from . import wire
 from .edge_channels import EdgeChannels
-from .link import OnceLog, channel_of_key, frames_key, newest, read_streams
-
-log = logging.getLogger(__name__)
+from .link import OnceLog, RelayLink, channel_of_key, frames_key, newest, read_streams
+from .signing import Refusals, Unsigned
 
 BLOCK_MS = 500
 """Also how soon a channel added at the origin is read, and a still live frame confirmed."""
@@ -34,13 +32,16 @@ class FrameSubscriber(Worker):
 
     def __init__(
         self,
-        client: redis.Redis,
+        link: RelayLink,
         names: Callable[[], list[str]],
         channels: EdgeChannels,
         heard: Callable[[], None],
+        refusals: Refusals,
     ) -> None:
         super().__init__("edge-frames")
-        self._client = client
+        self._client = link.client
+        self._signer = link.signer
+        self._refusals = refusals
         self._names = names
         self._channels = channels
         self._heard = heard
@@ -104,10 +105,14 @@ class FrameSubscriber(Worker):
         if self._delivered.get(name) == entry_id:
             return
         self._delivered[name] = entry_id
-        self._heard()
+        key = frames_key(name)
         try:
-            frame = wire.parse(fields)
-        except (KeyError, ValueError):
-            log.warning("Channel %s: an entry that is not a frame in Redis, skipped", name)
+            frame = wire.parse(self._signer.check_fields(key, fields))
+        except Unsigned:
+            self._refusals.refused_unsigned(key)
             return
+        except (KeyError, ValueError) as error:
+            self._refusals.refused(key, f"not a frame ({error})")
+            return
+        self._heard()
         self._channels.deliver(name, frame)

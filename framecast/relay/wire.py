@@ -3,8 +3,11 @@ it and to say how late it came."""
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
 
 from ..hub import Frame
 
@@ -22,7 +25,7 @@ class RemoteFrame:
     """The origin's wall-clock time when the frame was published into its hub."""
 
 
-def entry(frame: Frame) -> dict[str, bytes | int | float | str]:
+def entry(frame: Frame) -> dict[str, bytes | int | str]:
     """The fields of one stream entry (the origin's publisher thread). `sent` is the frame's
     publish time on the origin's wall clock, so an edge can tell its lag."""
     sent = time.time() - (time.monotonic() - frame.published_at)
@@ -38,8 +41,8 @@ def entry(frame: Frame) -> dict[str, bytes | int | float | str]:
 
 def parse(fields: dict[bytes, bytes]) -> RemoteFrame:
     """A stream entry's fields as a frame (an edge's subscriber thread); KeyError or ValueError
-    for an entry that is not a frame."""
-    return RemoteFrame(
+    for an entry that is not a frame, or whose bytes are not a JPEG of the size it states."""
+    frame = RemoteFrame(
         jpeg=fields[b"jpeg"],
         seq=int(fields[b"seq"]),
         width=int(fields[b"width"]),
@@ -47,3 +50,19 @@ def parse(fields: dict[bytes, bytes]) -> RemoteFrame:
         standing=fields[b"standing"] == b"1",
         sent=float(fields[b"sent"]),
     )
+    _check_jpeg(frame)
+    return frame
+
+
+def _check_jpeg(frame: RemoteFrame) -> None:
+    """Only the header is read: a TV is never sent bytes that no browser would show as this
+    frame, and reading it costs next to nothing."""
+    try:
+        with Image.open(io.BytesIO(frame.jpeg), formats=["JPEG"]) as image:
+            size = image.size
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError):
+        raise ValueError("the bytes are not a JPEG") from None
+    if size != (frame.width, frame.height):
+        raise ValueError(
+            f"the JPEG is {size[0]}×{size[1]}, the entry says {frame.width}×{frame.height}"
+        )

@@ -26,7 +26,8 @@ from ..netinfo import local_addresses
 from ..qr import terminal_qr
 from ..relay.claim import OriginClaim
 from ..relay.edge import Edge
-from ..relay.link import RelayError, connect
+from ..relay.link import RelayError, RelayLink, connect
+from ..relay.signing import SECRET_VARIABLE, secret_from_environment
 from .http_server import HeaderDeadline, PooledWSGIServer, request_handler
 from .mdns import Announcer
 from .memory import TRIM_EVERY_SECONDS, keep_freed_memory, release_free_memory
@@ -110,7 +111,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=("origin", "edge"),
         help="origin: also send every channel to edges through Redis; edge: serve the origin's "
         f"channels from Redis, with no images and no config file (its own token: "
-        f"${EDGE_TOKEN_VARIABLE}); both need --redis",
+        f"${EDGE_TOKEN_VARIABLE}); both need --redis and the secret they share in "
+        f"${SECRET_VARIABLE}",
     )
     parser.add_argument("--redis", metavar="URL", help="the Redis of --role, redis://HOST:6379/0")
     args = parser.parse_args(argv)
@@ -152,9 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("watchdog.observers.inotify").addFilter(_without_stop_race)
     try:
-        client = connect(args.redis) if args.role is not None else None
+        link = None
+        if args.role is not None:
+            link = connect(args.redis, secret_from_environment())
         settings = _edge_settings() if args.role == "edge" else load_settings(args.config)
-    except (ConfigError, RelayError) as error:
+    except (ValueError, RelayError) as error:
         log.error("Cannot start: %s", error)
         return EXIT_BAD_START
     host = args.host or settings.server.host
@@ -174,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()
     port = listener.getsockname()[1]
     try:
-        framecast = _service(args, client, settings, host, port)
+        framecast = _service(args, link, settings, host, port)
     except RelayError as error:
         listener.close()
         log.error("Cannot start: %s", error)
@@ -203,15 +207,15 @@ def _edge_settings() -> Settings:
 
 
 def _service(
-    args: argparse.Namespace, client: redis.Redis | None, settings: Settings, host: str, port: int
+    args: argparse.Namespace, link: RelayLink | None, settings: Settings, host: str, port: int
 ) -> Service:
     """The edge, or the shows (claiming Redis first for an origin); RelayError when another
     origin holds Redis."""
-    if client is not None and args.role == "edge":
-        return Edge(client, replace(settings.server, host=host, port=port), port)
+    if link is not None and args.role == "edge":
+        return Edge(link, replace(settings.server, host=host, port=port), port)
     claim = None
-    if client is not None:
-        claim = OriginClaim(client, port)
+    if link is not None:
+        claim = OriginClaim(link, port)
         try:
             holder = claim.take()
         except redis.RedisError as error:
