@@ -3,7 +3,9 @@ config in a temp folder, real files written to and moved in the channel's folder
 
 from __future__ import annotations
 
+import http.client
 import io
+import json
 import socket
 import threading
 import time
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from PIL import Image
-from support import GREEN, RED, Server, close_to, config_text, solid
+from support import GREEN, RED, Server, centre, close_to, config_text, solid
 
 from framecast.config import load_settings
 from framecast.manage import schedule_edit
@@ -531,3 +533,53 @@ def test_a_channel_switches_to_the_screen_until_its_settings_change(admin: Admin
         assert edited["source_switched"] is None
     finally:
         admin.framecast.stop()
+
+
+def read_only_wrapper(folder: Path) -> list[str]:
+    """Runs the server in a mount namespace of its own where `folder` is a read-only mount, as
+    `ProtectSystem=strict` leaves a slide folder under a service unit."""
+    mount = f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder}"
+    return ["unshare", "-rm", "sh", "-c", f'{mount} && exec "$@"', "sh"]
+
+
+@pytest.mark.live
+def test_a_read_only_folder_answers_json_that_names_it(tmp_path: Path) -> None:
+    images = tmp_path / "images"
+    images.mkdir()
+    solid(images / "a.png", RED)
+    (tmp_path / "config.toml").write_text(config())
+    server = Server(tmp_path / "config.toml", wrapper=read_only_wrapper(images)).wait_ready()
+    try:
+        bearer = {"Authorization": f"Bearer {ADMIN}", "X-Framecast": "1"}
+        slides = "/api/admin/channels/default/slides"
+        attempts = [
+            ("DELETE", f"{slides}/a.png", None, {}),
+            ("PUT", "/api/admin/channels/default/order", b'["a.png"]', {}),
+            ("PUT", f"{slides}/a.png/timing", b'{"seconds": 5}', {}),
+            (
+                "POST",
+                slides,
+                b'--b\r\nContent-Disposition: form-data; name="file"; filename="b.jpg"\r\n\r\n'
+                + jpeg()
+                + b"\r\n--b--\r\n",
+                {"Content-Type": "multipart/form-data; boundary=b"},
+            ),
+        ]
+        for method, path, body, headers in attempts:
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            json_type = {"Content-Type": "application/json"} if body and not headers else {}
+            connection.request(method, path, body, {**bearer, **json_type, **headers})
+            answer = connection.getresponse()
+            said = json.loads(answer.read())
+            connection.close()
+            assert answer.status == 503, (method, path, said)
+            assert answer.getheader("Content-Type") == "application/json"
+            assert f"this server may not write in {images}" in said["error"]
+        assert sorted(p.name for p in images.rglob("*")) == ["a.png"]
+        assert server.log().count("Admin: this server may not write in") == len(attempts)
+        assert "Traceback" not in server.log()
+        code, snapshot = server.get(f"/snapshot.jpg?token={VIEW}")
+        assert code == 200
+        assert close_to(centre(snapshot), RED), "the show goes on"
+    finally:
+        server.stop()

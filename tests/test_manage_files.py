@@ -214,7 +214,8 @@ def test_a_full_disk_is_said_so_and_leaves_nothing(
 
     monkeypatch.setattr(os, "fsync", full)
     error = refusal(upload, tmp_path, "photo.jpg", jpeg())
-    assert (error.status, error.reason) == (507, "the disk is full")
+    assert error.status == 507
+    assert error.reason == f"the disk of {tmp_path} is full: remove files or make room"
     assert everything(tmp_path) == []
 
 

@@ -33,6 +33,7 @@ most half of either limit, so that some of the name itself stays."""
 MAX_COPIES = 10_000
 """How far "photo (N).jpg" counts before a name counts as taken for good."""
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+_NOT_ALLOWED = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 _PLACING = threading.Lock()
 """Held while a free name is chosen and taken: os.rename replaces a file that took the name
 meanwhile, so two requests at once must not both pick it."""
@@ -46,6 +47,24 @@ class FileRefused(Exception):
         self.reason = reason
         self.status = status
         """The HTTP status to answer with: 400, 404, 409, 413 or 507."""
+
+
+def write_refused(error: OSError, folder: Path) -> FileRefused:
+    """What the person on the phone can act on, for an OSError from changing `folder`: a full
+    disk (507), a folder this server may not write (503: a read-only mount, or the service
+    run without write access), a file that went meanwhile (404), anything else (500)."""
+    why = error.strerror or type(error).__name__
+    if error.errno in _DISK_FULL:
+        return FileRefused(f"the disk of {folder} is full: remove files or make room", 507)
+    if error.errno in _NOT_ALLOWED:
+        return FileRefused(
+            f"this server may not write in {folder} ({why}): give the user it runs as write "
+            'access to the folder (README, "Manage from a phone")',
+            503,
+        )
+    if isinstance(error, FileNotFoundError):
+        return FileRefused(f"a file in {folder} went away meanwhile: reload and try again", 404)
+    return FileRefused(f"cannot change {folder}: {why}", 500)
 
 
 def clean_name(raw: str) -> str:
@@ -102,10 +121,10 @@ def store_upload(
         finally:
             temporary.unlink(missing_ok=True)
         _sync_folder(folder)
-    except OSError as error:
-        if error.errno in _DISK_FULL:
-            raise FileRefused("the disk is full", 507) from error
+    except ConnectionError:
         raise
+    except OSError as error:
+        raise write_refused(error, folder) from None
     return placed
 
 

@@ -26,7 +26,7 @@ from tomlkit.exceptions import TOMLKitError
 from ..slideshow.ordering import natural_key
 from ..slideshow.scan import read_schedule
 from ..slideshow.schedule import SCHEDULE_FILE, ScheduleError, parse_schedule
-from .files import FileRefused, slide_files
+from .files import FileRefused, slide_files, write_refused
 
 _EDITING = threading.Lock()
 """Held from reading schedule.toml to writing it back, by one admin edit at a time."""
@@ -190,6 +190,6 @@ def _replace(path: Path, text: str) -> None:
             os.fsync(file.fileno())
         os.replace(temporary, path)
     except OSError as error:
-        raise FileRefused(f"cannot write {SCHEDULE_FILE}: {error.strerror or error}", 507) from None
+        raise write_refused(error, path.parent) from None
     finally:
         temporary.unlink(missing_ok=True)

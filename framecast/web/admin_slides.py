@@ -10,7 +10,14 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..logtext import printable
-from ..manage.files import FileRefused, restore_file, store_upload, trash_file, trash_list
+from ..manage.files import (
+    FileRefused,
+    restore_file,
+    store_upload,
+    trash_file,
+    trash_list,
+    write_refused,
+)
 from ..manage.schedule_edit import read_order, set_order, set_timing, show_order, timings
 from .context import channel_folder, client_address, web
 from .responses import refusal
@@ -26,7 +33,19 @@ admin_slides = Blueprint("admin_slides", __name__)
 
 
 def said(error: FileRefused) -> Response:
+    """The refusal as JSON; one that is the server's own trouble, not the request's, is also
+    logged."""
+    if error.status >= 500:
+        log.warning("Admin: %s", error.reason)
     return refusal(error.status, error.reason)
+
+
+@admin_slides.errorhandler(OSError)
+def not_written(error: OSError) -> Response:
+    """A change the folder did not take (read-only, no permission, a file gone meanwhile): JSON
+    that says which folder and what to do, and one log line, never an HTML 500."""
+    channel = str((request.view_args or {}).get("channel", ""))
+    return said(write_refused(error, channel_folder(channel)))
 
 
 @admin_slides.get("/api/admin/channels/<channel>/slides")
@@ -60,8 +79,8 @@ def upload(channel: str) -> Response:
             name = store_upload(folder, item.filename or "", body, limit, None, max_pixels)
         except FileRefused as error:
             refused.append({"name": item.filename, "reason": error.reason})
-            if error.status == 507:
-                return refusal(507, error.reason)
+            if error.status >= 500:
+                return said(error)
             continue
         stored.append(name)
         log.info("Admin: uploaded %s to %s from %s", printable(name), channel, client_address())
