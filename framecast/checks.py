@@ -56,9 +56,12 @@ def text(value: Any) -> str:
     return value
 
 
-def token(value: Any) -> str:
+def token(value: Any) -> str | None:
+    """A token, or "" for none: the only way to take a running server's token away."""
+    if value == "":
+        return None
     if not isinstance(value, str) or len(value) < 8 or not value.isprintable() or " " in value:
-        raise ValueError("a string of at least 8 characters without spaces")
+        raise ValueError('a string of at least 8 characters without spaces, or "" for none')
     return value
 
 

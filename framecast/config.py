@@ -465,6 +465,25 @@ def _toml_value(value: Any, check: Check) -> Any:
     return value
 
 
+def replaced_everywhere(settings: Settings, **tables: Any) -> Settings:
+    """`settings` with whole tables replaced at the top level and in every channel: a channel's
+    settings hold a copy of the top level's `[server]` and `[admin]`."""
+    channels = tuple((name, replace(channel, **tables)) for name, channel in settings.channels)
+    return replace(settings, **tables, channels=channels)
+
+
+def declares_no_token(data: bytes) -> bool:
+    """Whether the config's bytes say `[server] token = ""`. A running server's token is taken
+    away only so: a file that merely lacks the key may be a save cut short (a full disk) or an
+    editor's in-between state."""
+    try:
+        raw = tomllib.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        return False
+    server = raw.get("server")
+    return isinstance(server, dict) and server.get("token") == ""
+
+
 def load_settings(path: Path) -> Settings:
     """Read and parse the config file; every problem is a ConfigError naming the file."""
     return settings_from_bytes(path, read_config(path))

@@ -4,27 +4,33 @@ It watches the config file's *folder* (editors save by writing a new file and re
 the old one, which a watch on the file itself would lose), and also compares the file's size and
 mtime every `POLL_SECONDS` in case an event is lost.
 
-A reload that removes the [server] token is held until the file has stayed the same for
-`TOKEN_SETTLE_SECONDS`: an editor saving in place passes through states that parse but lack
-the token, and applying one would open the server to everyone, however briefly.
+A reload whose file lacks the [server] token keeps the token in force: an editor saving in
+place passes through states that parse but lack it, and so does a save cut short by a full
+disk. Only `token = ""` takes it away.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from .config import ConfigError, Settings, read_config, settings_from_bytes
+from .config import (
+    ConfigError,
+    Settings,
+    declares_no_token,
+    read_config,
+    replaced_everywhere,
+    settings_from_bytes,
+)
 from .supervise import STOP_SECONDS, Worker
 
 log = logging.getLogger(__name__)
@@ -32,24 +38,12 @@ log = logging.getLogger(__name__)
 DEBOUNCE_SECONDS = 0.1
 """Editors write in several steps; read once they are done."""
 POLL_SECONDS = 2.0
-TOKEN_SETTLE_SECONDS = 2.0
-"""A config that removes the token applies only once the file has been unchanged this long."""
 
 OnChange = Callable[[Settings, Settings], None]
 
 
 Stamp = tuple[int, int] | None
 """The file's mtime and size, None if it cannot be seen."""
-
-
-@dataclass(frozen=True)
-class _Held:
-    """A valid config that removes the token, waiting for its file to stay unchanged."""
-
-    content: tuple[Stamp, str]
-    """The file's stamp and the SHA-256 of its bytes when they were read."""
-    since: float
-    """time.monotonic() when this content was first read."""
 
 
 def removes_token(old: Settings, new: Settings) -> bool:
@@ -101,7 +95,6 @@ class ConfigWatcher(Worker):
         self._cond = threading.Condition()
         self._due: float | None = None
         self._stamp = self._file_stamp()
-        self._held: _Held | None = None
         self._observer: BaseObserver | None = None
         self._reload_lock = threading.Lock()
 
@@ -186,12 +179,10 @@ class ConfigWatcher(Worker):
             self._reload()
 
     def _reload(self) -> None:
-        stamp = self._file_stamp()
         try:
             data = read_config(self.path)
             new = settings_from_bytes(self.path, data)
         except ConfigError as error:
-            self._held = None
             if str(error) != self._error:
                 log.error("Config not applied, keeping the last good settings: %s", error)
             self._error = str(error)
@@ -200,32 +191,17 @@ class ConfigWatcher(Worker):
             log.info("Config is valid again")
             self._error = None
         if removes_token(self._settings, new):
-            if not self._settled((stamp, hashlib.sha256(data).hexdigest())):
-                return
-            log.warning(
-                "Config removes [server] token: applied after the file stayed unchanged for %g s",
-                TOKEN_SETTLE_SECONDS,
-            )
-        self._held = None
+            if declares_no_token(data):
+                log.warning('Config says [server] token = "": the server is open to everyone')
+            else:
+                new = replaced_everywhere(
+                    new, server=replace(new.server, token=self._settings.server.token)
+                )
+                log.warning(
+                    "Config has no [server] token: the one in force is kept; to run without "
+                    'one, write token = "" under [server]'
+                )
         self._apply(new)
-
-    def _settled(self, content: tuple[Stamp, str]) -> bool:
-        """Whether the file has held `content` for TOKEN_SETTLE_SECONDS; if not, a re-check is
-        due when it will have (watcher thread)."""
-        now = time.monotonic()
-        if self._held is None or self._held.content != content:
-            self._held = _Held(content, now)
-            log.info(
-                "Config removes [server] token: applied once the file stays unchanged for %g s",
-                TOKEN_SETTLE_SECONDS,
-            )
-        ready = self._held.since + TOKEN_SETTLE_SECONDS
-        if now >= ready:
-            return True
-        with self._cond:
-            self._due = ready if self._due is None else min(self._due, ready)
-            self._cond.notify_all()
-        return False
 
     def _apply(self, new: Settings) -> None:
         old, self._settings = self._settings, new

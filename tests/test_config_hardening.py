@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from support import Server, config_text, wait_for, write_config
 
-from framecast import config_watch
 from framecast.config import ConfigError, Settings, load_settings, parse_settings
 from framecast.config_watch import ConfigWatcher
 
@@ -134,26 +133,24 @@ def watcher(tmp_path: Path) -> Iterator[Callable[..., tuple[ConfigWatcher, list[
         running.stop()
 
 
-def test_a_removed_token_waits_and_another_token_applies_at_once(
+def test_a_config_without_the_token_keeps_it_and_another_token_applies_at_once(
     tmp_path: Path,
     watcher: Callable[..., tuple[ConfigWatcher, list[Settings]]],
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A valid file that lacks the token (a save cut short by a full disk) changes the rest
+    and keeps the token; another token applies at once."""
     caplog.set_level(logging.INFO)
-    monkeypatch.setattr(config_watch, "TOKEN_SETTLE_SECONDS", 3600.0)
     running, _ = watcher(with_token())
     write_config(tmp_path / "config.toml", config_text(background="#ffffff"))
     wait_for(
-        lambda: "applied once the file stays unchanged for 3600 s" in caplog.text,
-        what="the removal to be held",
+        lambda: running.settings.slideshow.background == (255, 255, 255),
+        what="the rest of the edit to apply",
     )
     assert running.settings.server.token == TOKEN
-    assert running.settings.slideshow.background == (0, 0, 0)
-    assert running.error is None
+    assert "Config has no [server] token: the one in force is kept" in caplog.text
     write_config(tmp_path / "config.toml", with_token("another-token-88"))
     wait_for(lambda: running.settings.server.token == "another-token-88", what="the new token")
-    assert "applied after" not in caplog.text
 
 
 def test_the_watcher_survives_an_unexpected_error(
@@ -198,17 +195,17 @@ def test_an_emptied_config_keeps_the_token(
     assert stays(lambda: codes(server) == (200, 401), 3.0), "the emptied config opened /status"
 
 
-def test_a_config_without_the_token_applies_once_settled_with_a_warning(
+def test_only_an_explicit_empty_token_opens_a_running_server(
     tmp_path: Path, start_server: Callable[..., Server]
 ) -> None:
     server = start_server(with_token())
-    write_config(tmp_path / "config.toml", config_text())
-    wait_for(lambda: server.get("/status")[0] == 200, timeout=15, what="the settled removal")
-    log = server.log()
-    assert "Config removes [server] token: applied once the file stays unchanged" in log
-    assert (
-        "WARNING Config removes [server] token: applied after the file stayed unchanged for 2 s"
-        in log
+    write_config(tmp_path / "config.toml", config_text(background="#ffffff"))
+    wait_for(lambda: "the one in force is kept" in server.log(), what="the token kept")
+    assert stays(lambda: codes(server) == (200, 401), 3.0), "a file without the token opened it"
+    write_config(tmp_path / "config.toml", with_token(""))
+    wait_for(lambda: server.get("/status")[0] == 200, what='token = "" to open the server')
+    assert 'WARNING Config says [server] token = "": the server is open to everyone' in (
+        server.log()
     )
 
 

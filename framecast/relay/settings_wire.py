@@ -11,7 +11,6 @@ refused like a typo: an origin newer than its edges names it, so edges are updat
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 from ..config import (
@@ -20,6 +19,7 @@ from ..config import (
     ServerSettings,
     Settings,
     as_tables,
+    replaced_everywhere,
     settings_from_tables,
 )
 
@@ -47,8 +47,4 @@ def decode(data: bytes, server: ServerSettings) -> Settings:
         settings = settings_from_tables(tables, Path("/"))
     except ConfigError as error:
         raise ValueError(f"the origin's settings are refused: {error}") from None
-    channels = tuple(
-        (name, replace(channel, server=server, admin=AdminSettings()))
-        for name, channel in settings.channels
-    )
-    return replace(settings, server=server, admin=AdminSettings(), channels=channels)
+    return replaced_everywhere(settings, server=server, admin=AdminSettings())
