@@ -28,6 +28,8 @@ class PageServer:
     def __init__(self, colour: Colour, host: str = "127.0.0.1", port: int = 0) -> None:
         self.colour = colour
         self.hits: dict[str, int] = {}
+        self.slow = False
+        """While set, `/slow` never finishes loading; else it is `/colour`."""
         self._released = threading.Event()
         owner = self
 
@@ -48,14 +50,14 @@ class PageServer:
         parts = urllib.parse.urlsplit(request.path)
         query = dict(urllib.parse.parse_qsl(parts.query))
         self.hits[parts.path] = self.hits.get(parts.path, 0) + 1
-        if parts.path == "/hang":
+        if parts.path == "/hang" or (parts.path == "/slow" and self.slow):
             self._released.wait(60)
             return
         if parts.path == "/to":
             return self._send(request, 302, b"", {"Location": query["url"]})
         if parts.path == "/loop":
             return self._send(request, 302, b"", {"Location": "/loop"})
-        if parts.path == "/colour":
+        if parts.path in ("/colour", "/slow"):
             return self._send(request, 200, page_of(self.colour))
         if parts.path == "/tall":
             return self._send(request, 200, page_of(self.colour, '<div style="height:50000px">'))

@@ -150,6 +150,37 @@ def test_a_page_that_hangs_is_skipped_after_the_timeout_and_the_show_goes_on(
     stream.close()
 
 
+def test_a_page_slow_to_load_again_shows_its_last_drawing_and_holds_nothing(
+    images: Path, start_server: Callable[..., Server], pages: PageServer
+) -> None:
+    """Once a page is drawn, a refresh that loads slowly shows the last drawing: the slide
+    before it is not held for the whole `[web] timeout`, at any refresh."""
+    pages.colour = RED
+    solid(images / "a.png", GREEN)
+    shortcut(images, "b.url", pages.url + "/slow")
+    server = start_server(interval=1, extra=WEB + "refresh = 1\ntimeout = 60\n")
+    stream = StreamReader(server.port)
+    try:
+        stream.wait_colour(RED, timeout=20)
+        pages.slow = True
+        slowed = time.monotonic()
+        hung = pages.hits.get("/slow", 0)
+        wait_for(lambda: pages.hits.get("/slow", 0) > hung, 10, what="a refresh that hangs")
+
+        def shown_since(colour: tuple[int, int, int], since: float) -> bool:
+            return any(at > since and close_to(centre(j), colour) for at, j in stream.frames)
+
+        for _ in range(2):
+            wait_for(lambda s=slowed: shown_since(GREEN, s), 10, what="the photo")
+            green = max(at for at, j in stream.frames if close_to(centre(j), GREEN))
+            wait_for(lambda g=green: shown_since(RED, g), 10, what="the page's last drawing")
+            slowed = time.monotonic()
+        assert "b.url" not in skipped(server)
+    finally:
+        pages.slow = False
+        stream.close()
+
+
 def test_bad_shortcuts_and_a_missing_browser_are_skipped_with_their_reasons(
     images: Path, start_server: Callable[..., Server], pages: PageServer
 ) -> None:

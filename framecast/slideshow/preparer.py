@@ -71,14 +71,17 @@ class SlidePreparer:
             self._cond.notify_all()
 
     def result(self, slide: Slide, spec: RenderSpec) -> Prepared:
-        """The slide's frame if it is ready, its reason if it was refused, else None."""
+        """The slide's frame if it is ready, its reason if it was refused, else None. A web
+        page being drawn anew for a new refresh period is its last drawing meanwhile: a page
+        slow to load must not hold the show at every refresh."""
         key = (slide, spec)
         with self._cond:
             self._expire()
             refused = self._failed.get(self._renderer.key(*key))
-        if refused is not None:
-            return Refused(refused)
-        return self._renderer.cached(slide, spec)
+        ready = self._renderer.cached(slide, spec) or self._renderer.last_drawing(slide, spec)
+        if ready is not None:
+            return ready
+        return None if refused is None else Refused(refused)
 
     def stop(self, timeout: float) -> None:
         """End the workers; wait up to `timeout` s for them (a stuck one is a daemon)."""

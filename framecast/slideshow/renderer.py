@@ -47,8 +47,11 @@ class SlideRenderer:
         self._lock = threading.Lock()
         self._cache: OrderedDict[RenderKey, bytes] = OrderedDict()
         self._bytes = 0
-        self._last_pages: OrderedDict[tuple[Path, RenderSpec], bytes] = OrderedDict()
-        """Each web page's last good frame, shown again when drawing it anew fails."""
+        self._last_pages: OrderedDict[tuple[Path, RenderSpec], tuple[int, int, bytes]] = (
+            OrderedDict()
+        )
+        """Each web page's last good frame, with the file's mtime and size when it was drawn:
+        shown again when drawing it anew fails, and while it is drawn anew."""
         self.renders = 0
 
     def key(self, slide: Slide, spec: RenderSpec) -> RenderKey:
@@ -71,6 +74,17 @@ class SlideRenderer:
         key = self.key(slide, spec)
         with self._lock:
             return self._cache.get(key)
+
+    def last_drawing(self, slide: Slide, spec: RenderSpec) -> bytes | None:
+        """A web slide's last good frame, drawn from this very version of its file (an older
+        refresh period's), or None."""
+        if slide.kind != "web":
+            return None
+        with self._lock:
+            last = self._last_pages.get((slide.path, spec))
+        if last is None or last[:2] != (slide.mtime_ns, slide.size):
+            return None
+        return last[2]
 
     def render(self, slide: Slide, spec: RenderSpec) -> bytes:
         """The slide's frame as JPEG (a moving slide's first); raises imaging.UnreadableImage
@@ -116,12 +130,12 @@ class SlideRenderer:
             log.warning(
                 "Showing the last rendering of %s: %s", printable(slide.name), printable(str(error))
             )
-            return last
+            return last[2]
         with Image.open(io.BytesIO(drawn.data)) as image:
             picture = image.convert("RGB")
         jpeg = encode_jpeg(turn(fit(picture, panel), spec.rotate), spec.quality, optimize=True)
         with self._lock:
-            self._last_pages[(slide.path, spec)] = jpeg
+            self._last_pages[(slide.path, spec)] = (slide.mtime_ns, slide.size, jpeg)
             self._last_pages.move_to_end((slide.path, spec))
             while len(self._last_pages) > LAST_PAGES_KEPT:
                 self._last_pages.popitem(last=False)
