@@ -59,6 +59,14 @@ class PageServer:
             return self._send(request, 200, page_of(self.colour))
         if parts.path == "/tall":
             return self._send(request, 200, page_of(self.colour, '<div style="height:50000px">'))
+        if parts.path == "/liar":
+            lies = (
+                "Math.max = function () { return 'tall'; };"
+                "Object.defineProperty(document.documentElement, 'scrollHeight',"
+                " {get: function () { return 'high'; }});"
+            )
+            tall = '<div style="height:3000px"></div>'
+            return self._send(request, 200, page_of(self.colour, tall, lies))
         if parts.path == "/popups":
             opens = "for (var i = 0; i < 100; i++) { window.open('/colour'); alert(i); }"
             return self._send(request, 200, page_of(self.colour, script=opens))

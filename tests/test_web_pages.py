@@ -322,7 +322,7 @@ def test_an_eleventh_rendering_at_once_gets_429_with_retry_after(
     finally:
         batch.join(60)
     results = answers[0].get_json()["screenshots"]
-    assert all(r["status"] == 502 and "within 3 s" in r["error"] for r in results)
+    assert all(r["status"] == 504 and "within 3 s" in r["error"] for r in results)
     assert api.get(url=pages.url + "/colour?after").status_code == 200
 
 
@@ -347,6 +347,29 @@ def test_misbehaving_pages(private_allowed: Api, pages: PageServer) -> None:
     missing = private_allowed.get(url=pages.url + "/nothing-here")
     assert missing.status_code == 502
     assert "HTTP 404" in missing.get_json()["error"]
+
+
+def test_a_failed_rendering_answers_json_with_a_status_saying_how(
+    api: Api, pages: PageServer, tmp_path: Path
+) -> None:
+    api.configure("api = true\nallow_private = true\ntimeout = 3\n")
+    pages.colour = GREEN
+    liar = api.get(url=pages.url + "/liar", width=100, height=100, full_page="true")
+    assert liar.status_code == 200, "a page's own scripts cannot break the full page"
+    assert decoded(liar.data).size == (100, 3000)
+    hung = api.get(url=pages.url + "/hang?alone")
+    assert (hung.status_code, hung.mimetype) == (504, "application/json")
+    assert "within 3 s" in hung.get_json()["error"]
+    missing = api.get(url=pages.url + "/nothing-here")
+    assert (missing.status_code, missing.mimetype) == (502, "application/json")
+    nowhere = Api(tmp_path)
+    try:
+        nowhere.configure('api = true\nallow_private = true\nchromium = "/nowhere/chromium"\n')
+        unavailable = nowhere.get(url=pages.url + "/colour")
+        assert (unavailable.status_code, unavailable.mimetype) == (503, "application/json")
+        assert "no Chromium" in unavailable.get_json()["error"]
+    finally:
+        nowhere.framecast.stop()
 
 
 def browser_processes() -> list[int]:

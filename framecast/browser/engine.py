@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import io
 import logging
+import math
 import mimetypes
 import os
 import shutil
@@ -86,6 +87,15 @@ class PageRefused(PageError):
     is guarded (`[web] allow_private` is off)."""
 
 
+class PageTimeout(PageError):
+    """The page did not load and draw within `[web] timeout`."""
+
+
+class BrowserUnavailable(PageError):
+    """No browser could draw the page now: none is installed, it would not start or answer,
+    it crashed (the next rendering starts it again), or the server is stopping."""
+
+
 @dataclass(frozen=True)
 class Shot:
     """One rendering asked for."""
@@ -153,9 +163,9 @@ class PageBrowser:
             return future.result(LAUNCH_SECONDS + turn * QUEUE_TURNS)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise PageError("the browser did not answer") from None
+            raise BrowserUnavailable("the browser did not answer") from None
         except concurrent.futures.CancelledError:
-            raise PageError("the server is stopping") from None
+            raise BrowserUnavailable("the server is stopping") from None
 
     def stop(self, timeout: float) -> None:
         """Close the browser and end the loop's thread."""
@@ -177,7 +187,7 @@ class PageBrowser:
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._stopped:
-                raise PageError("the server is stopping")
+                raise BrowserUnavailable("the server is stopping")
             if self._loop is None:
                 loop = asyncio.new_event_loop()
                 self._thread = threading.Thread(
@@ -227,12 +237,12 @@ class PageBrowser:
             )
         except PlaywrightError as error:
             await self._drop_browser()
-            raise PageError(f"the browser failed: {_first_line(error)}") from None
+            raise BrowserUnavailable(f"the browser failed: {_first_line(error)}") from None
         timeout = self._settings().timeout
         try:
             return await asyncio.wait_for(self._shoot(context, shot), timeout)
         except TimeoutError:
-            raise PageError(
+            raise PageTimeout(
                 f"the page did not load and draw within {timeout:g} s ([web] timeout)"
             ) from None
         finally:
@@ -258,10 +268,7 @@ class PageBrowser:
             except PlaywrightError as error:
                 if guard.refusals:
                     raise PageRefused(f"refused: {guard.refusals[0]}") from None
-                if not (await self._connected()):
-                    raise PageError("the browser crashed") from None
-                shown = printable(url, 80)
-                raise PageError(f"cannot load {shown}: {_first_line(error)}") from None
+                raise await self._failure(error, f"cannot load {printable(url, 80)}") from None
             if not guard.redirects:
                 break
             url = guard.redirects.pop()
@@ -269,9 +276,19 @@ class PageBrowser:
             raise PageError(f"more than {MAX_REDIRECTS} redirects (ERR_TOO_MANY_REDIRECTS)")
         if response is not None and response.status >= 400:
             raise PageError(f"the page answered HTTP {response.status}")
-        if shot.delay_ms:
-            await page.wait_for_timeout(shot.delay_ms)
-        return await _screenshot(page, shot)
+        try:
+            if shot.delay_ms:
+                await page.wait_for_timeout(shot.delay_ms)
+            return await _screenshot(page, shot)
+        except PlaywrightError as error:
+            raise await self._failure(error, "cannot draw the page") from None
+
+    async def _failure(self, error: PlaywrightError, doing: str) -> PageError:
+        """What to tell of a rendering that Playwright gave up on: the browser crashed, or the
+        page failed (saying `doing` and Playwright's reason)."""
+        if not (await self._connected()):
+            return BrowserUnavailable("the browser crashed")
+        return PageError(f"{doing}: {_first_line(error)}")
 
     async def _started(self) -> Browser:
         """The browser, launched if there is none or it has crashed, and started afresh after
@@ -290,7 +307,7 @@ class PageBrowser:
             await self._drop_browser()
             executable = find_chromium(self._settings().chromium)
             if executable is None:
-                raise PageError(
+                raise BrowserUnavailable(
                     "no Chromium to render web pages: install chromium "
                     "(bash scripts/serve.sh does), or set [web] chromium"
                 )
@@ -302,7 +319,9 @@ class PageBrowser:
                     executable_path=executable, args=args, timeout=LAUNCH_SECONDS * 1000
                 )
             except PlaywrightError as error:
-                raise PageError(f"cannot start {executable}: {_first_line(error)}") from None
+                raise BrowserUnavailable(
+                    f"cannot start {executable}: {_first_line(error)}"
+                ) from None
             log.info("Started the web page browser (%s)", executable)
             self._since_launch = 1
             return self._browser
@@ -340,12 +359,7 @@ async def _screenshot(page: Page, shot: Shot) -> Rendering:
     note = None
     clip = None
     if shot.full_page:
-        height = int(
-            await page.evaluate(
-                "Math.max(document.documentElement.scrollHeight,"
-                " document.body ? document.body.scrollHeight : 0)"
-            )
-        )
+        height = (await _page_size(page))[1]
         cut = MAX_WEBP_SIDE if shot.format == "webp" else MAX_PAGE_HEIGHT
         if height > cut:
             note = f"the page is {height} px high: cut at {cut} px"
@@ -365,6 +379,18 @@ async def _screenshot(page: Page, shot: Shot) -> Rendering:
             image.save(out, "WEBP", quality=WEBP_QUALITY)
             data = out.getvalue()
     return Rendering(data, note)
+
+
+async def _page_size(page: Page) -> tuple[int, int]:
+    """The page's whole width and height in CSS px, as Chromium laid it out: asked of Chromium,
+    not of the page's own scripts, which may redefine whatever they like."""
+    session = await page.context.new_cdp_session(page)
+    try:
+        metrics = await session.send("Page.getLayoutMetrics")
+    finally:
+        await session.detach()
+    size = metrics["cssContentSize"]
+    return math.ceil(size["width"]), math.ceil(size["height"])
 
 
 async def _serve_from(route: Route, folder: Path) -> None:
