@@ -59,6 +59,9 @@ class PageServer:
             return self._send(request, 200, page_of(self.colour))
         if parts.path == "/tall":
             return self._send(request, 200, page_of(self.colour, '<div style="height:50000px">'))
+        if parts.path == "/sized":
+            box = f'<div style="width:{int(query["w"])}px;height:{int(query["h"])}px"></div>'
+            return self._send(request, 200, page_of(self.colour, box))
         if parts.path == "/liar":
             lies = (
                 "Math.max = function () { return 'tall'; };"

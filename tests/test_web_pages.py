@@ -372,6 +372,32 @@ def test_a_failed_rendering_answers_json_with_a_status_saying_how(
         nowhere.framecast.stop()
 
 
+def test_a_full_page_is_cut_at_3840_px_across_and_32_megapixels(
+    private_allowed: Api, pages: PageServer
+) -> None:
+    pages.colour = BLUE
+    huge = private_allowed.get(
+        url=pages.url + "/sized?w=20000&h=20000", width=200, height=100, full_page="true"
+    )
+    assert huge.status_code == 200
+    image = decoded(huge.data)
+    assert image.size == (3840, 32_000_000 // 3840)
+    assert close_to(image.convert("RGB").getpixel((3000, 8000)), BLUE)
+    note = huge.headers["X-Framecast-Note"]
+    assert "20000 px wide: cut at 3840 px" in note
+    assert "20000 px high: cut at 8333 px" in note
+    across = private_allowed.get(
+        url=pages.url + "/sized?w=20000&h=500", width=1000, height=100, full_page="true"
+    )
+    assert decoded(across.data).size == (3840, 500)
+    assert across.headers["X-Framecast-Note"] == "the page is 20000 px wide: cut at 3840 px"
+    many = private_allowed.get(
+        url=pages.url + "/sized?w=3000&h=12000", width=3000, height=100, full_page="true"
+    )
+    assert decoded(many.data).size == (3000, 10666)
+    assert many.headers["X-Framecast-Note"] == "the page is 12000 px high: cut at 10666 px"
+
+
 def browser_processes() -> list[int]:
     """The main processes (not their helpers) of the Chromium the server under test started
     from this test process; not the tests' own Chromium."""

@@ -32,6 +32,7 @@ from PIL import Image
 from playwright.async_api import (
     Browser,
     BrowserContext,
+    FloatRect,
     Page,
     Playwright,
     Route,
@@ -62,6 +63,13 @@ MAX_PAGE_HEIGHT = 16384
 """A full-page screenshot is cut here: Chromium draws nothing taller in one piece."""
 MAX_WEBP_SIDE = 16383
 """WebP holds no side longer: a full page in WebP is cut a pixel shorter."""
+MAX_PAGE_WIDTH = 3840
+"""A full-page screenshot is cut here across (the widest window the API draws): a page may be
+laid out far wider than its window."""
+MAX_PAGE_PIXELS = 32_000_000
+"""A full-page screenshot is cut shorter to hold no more pixels (a 1920 px wide page is still
+drawn 16384 px high): Chromium's peak memory grows with the pixels drawn, so this bounds what
+one drawing can cost."""
 CHROMIUM_ARGS = [
     "--disable-gpu",
     "--disable-quic",
@@ -117,7 +125,7 @@ class Shot:
 class Rendering:
     data: bytes
     note: str | None = None
-    """Said of a full page that was cut at MAX_PAGE_HEIGHT."""
+    """Said of a full page that was cut (see `full_page_clip`)."""
 
 
 def find_chromium(configured: str | None) -> str | None:
@@ -359,16 +367,13 @@ async def _screenshot(page: Page, shot: Shot) -> Rendering:
     note = None
     clip = None
     if shot.full_page:
-        height = (await _page_size(page))[1]
-        cut = MAX_WEBP_SIDE if shot.format == "webp" else MAX_PAGE_HEIGHT
-        if height > cut:
-            note = f"the page is {height} px high: cut at {cut} px"
-            clip = {"x": 0.0, "y": 0.0, "width": float(shot.width), "height": float(cut)}
+        width, height = await _page_size(page)
+        clip, note = full_page_clip(max(width, shot.width), height, shot.format)
     kind: Literal["png", "jpeg"] = "jpeg" if shot.format == "jpeg" else "png"
     data = await page.screenshot(
         type=kind,
         full_page=shot.full_page,
-        clip=clip,  # type: ignore[arg-type]
+        clip=clip,
         quality=JPEG_QUALITY if kind == "jpeg" else None,
         animations="disabled",
         caret="hide",
@@ -379,6 +384,22 @@ async def _screenshot(page: Page, shot: Shot) -> Rendering:
             image.save(out, "WEBP", quality=WEBP_QUALITY)
             data = out.getvalue()
     return Rendering(data, note)
+
+
+def full_page_clip(width: int, height: int, fmt: Format) -> tuple[FloatRect, str | None]:
+    """The part of a full page `width`×`height` px that is drawn, from its top left corner:
+    at most `MAX_PAGE_WIDTH` wide, `MAX_PAGE_HEIGHT` high (WebP: `MAX_WEBP_SIDE`) and
+    `MAX_PAGE_PIXELS` in all; and the note saying what was cut, or None."""
+    wide = min(width, MAX_PAGE_WIDTH)
+    cut = MAX_WEBP_SIDE if fmt == "webp" else MAX_PAGE_HEIGHT
+    high = min(height, cut, MAX_PAGE_PIXELS // wide)
+    cuts = []
+    if width > wide:
+        cuts.append(f"the page is {width} px wide: cut at {wide} px")
+    if height > high:
+        cuts.append(f"the page is {height} px high: cut at {high} px")
+    clip: FloatRect = {"x": 0.0, "y": 0.0, "width": float(wide), "height": float(high)}
+    return clip, "; ".join(cuts) or None
 
 
 async def _page_size(page: Page) -> tuple[int, int]:
