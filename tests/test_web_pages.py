@@ -398,6 +398,27 @@ def test_a_full_page_is_cut_at_3840_px_across_and_32_megapixels(
     assert many.headers["X-Framecast-Note"] == "the page is 12000 px high: cut at 10666 px"
 
 
+def test_a_page_that_wants_too_much_memory_fails_alone_and_the_browser_goes_on(
+    private_allowed: Api, pages: PageServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="framecast.browser.engine")
+    pages.colour = GREEN
+    hog = private_allowed.get(url=pages.url + "/hog")
+    assert (hog.status_code, hog.mimetype) == (422, "application/json")
+    assert "ran out of memory" in hog.get_json()["error"]
+    assert caplog.text.count("crashed its renderer, most likely out of memory") == 1
+    items = [{"url": pages.url + "/hog?later", "delay": 5000}, {"url": pages.url + "/colour?by"}]
+    batch = private_allowed.client.post("/api/screenshots", json=items)
+    assert batch.status_code == 200
+    assert [item["status"] for item in batch.get_json()["screenshots"]] == [422, 200]
+    buffers = private_allowed.get(url=pages.url + "/buffers", width=64, height=36)
+    assert buffers.status_code == 200
+    assert close_to(decoded(buffers.data).convert("RGB").getpixel((32, 18)), GREEN), "refused"
+    after = private_allowed.get(url=pages.url + "/colour?after-the-hogs", width=64, height=36)
+    assert after.status_code == 200
+    assert close_to(decoded(after.data).convert("RGB").getpixel((32, 18)), GREEN)
+
+
 def browser_processes() -> list[int]:
     """The main processes (not their helpers) of the Chromium the server under test started
     from this test process; not the tests' own Chromium."""

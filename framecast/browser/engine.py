@@ -6,6 +6,10 @@ browser download. It is started on first need and kept; each rendering gets a fr
 rendering that takes longer than `[web] timeout` is given up and its tab closed; a browser that
 crashed, or would not close a tab, is dropped and started again for the next rendering.
 
+Each page may use `PAGE_MEMORY_MB` (see memory_cap) and `PAGE_SCRIPT_MB` of it for its scripts;
+one that wants more crashes its own renderer and fails alone (`PageCrashed`), while the browser
+goes on drawing. With at most `RENDERS_AT_ONCE` drawing, that bounds the browser's memory.
+
 Playwright's objects belong to the event loop they were made on: `PageBrowser` owns one thread
 running that loop, and `render` (called from any thread: slide preparers, HTTP threads) hands
 each rendering to it and waits.
@@ -20,6 +24,7 @@ import logging
 import math
 import mimetypes
 import os
+import secrets
 import shutil
 import threading
 from collections.abc import Callable
@@ -43,6 +48,7 @@ from playwright.async_api import Error as PlaywrightError
 from ..config import WebSettings
 from ..logtext import printable
 from ..render.shortcut import FOLDER_ORIGIN
+from .memory_cap import cap_renderers
 from .request_guard import MAX_REDIRECTS, RequestGuard
 
 log = logging.getLogger(__name__)
@@ -70,7 +76,14 @@ MAX_PAGE_PIXELS = 32_000_000
 """A full-page screenshot is cut shorter to hold no more pixels (a 1920 px wide page is still
 drawn 16384 px high): Chromium's peak memory grows with the pixels drawn, so this bounds what
 one drawing can cost."""
+PAGE_MEMORY_MB = 1024
+"""The data memory (RLIMIT_DATA) of each renderer, the process that runs a page: its scripts,
+document, pictures and buffers together."""
+PAGE_SCRIPT_MB = 384
+"""The heap of a page's scripts (V8's old space): a script that outgrows it ends its page at
+once, rather than first straining the renderer's whole `PAGE_MEMORY_MB`."""
 CHROMIUM_ARGS = [
+    f"--js-flags=--max-old-space-size={PAGE_SCRIPT_MB}",
     "--disable-gpu",
     "--disable-quic",
     "--no-first-run",
@@ -97,6 +110,11 @@ class PageRefused(PageError):
 
 class PageTimeout(PageError):
     """The page did not load and draw within `[web] timeout`."""
+
+
+class PageCrashed(PageError):
+    """The page's renderer died while drawing it, most likely for want of memory; the browser
+    and every other page go on."""
 
 
 class BrowserUnavailable(PageError):
@@ -269,6 +287,8 @@ class PageBrowser:
             await context.route(FOLDER_ORIGIN + "**", lambda route: _serve_from(route, folder))
         page = await context.new_page()
         page.on("popup", _close_popup)
+        crashed = asyncio.Event()
+        page.on("crash", lambda _: crashed.set())
         url = shot.url
         for _ in range(MAX_REDIRECTS + 1):
             try:
@@ -276,7 +296,8 @@ class PageBrowser:
             except PlaywrightError as error:
                 if guard.refusals:
                     raise PageRefused(f"refused: {guard.refusals[0]}") from None
-                raise await self._failure(error, f"cannot load {printable(url, 80)}") from None
+                failed = f"cannot load {printable(url, 80)}"
+                raise await self._failure(error, failed, crashed, shot) from None
             if not guard.redirects:
                 break
             url = guard.redirects.pop()
@@ -289,13 +310,28 @@ class PageBrowser:
                 await page.wait_for_timeout(shot.delay_ms)
             return await _screenshot(page, shot)
         except PlaywrightError as error:
-            raise await self._failure(error, "cannot draw the page") from None
+            raise await self._failure(error, "cannot draw the page", crashed, shot) from None
 
-    async def _failure(self, error: PlaywrightError, doing: str) -> PageError:
-        """What to tell of a rendering that Playwright gave up on: the browser crashed, or the
-        page failed (saying `doing` and Playwright's reason)."""
+    async def _failure(
+        self, error: PlaywrightError, doing: str, crashed: asyncio.Event, shot: Shot
+    ) -> PageError:
+        """What to tell of a rendering that Playwright gave up on: the browser crashed, the
+        page crashed its renderer (logged: most likely it ran out of memory), or the page
+        failed (saying `doing` and Playwright's reason)."""
         if not (await self._connected()):
             return BrowserUnavailable("the browser crashed")
+        if crashed.is_set():
+            log.warning(
+                "A web page crashed its renderer, most likely out of memory (a page may use"
+                " %d MB, %d MB of it for scripts); the browser goes on: %s",
+                PAGE_MEMORY_MB,
+                PAGE_SCRIPT_MB,
+                printable(shot.url, 120),
+            )
+            return PageCrashed(
+                f"the page ran out of memory or crashed (a page may use {PAGE_MEMORY_MB} MB,"
+                f" {PAGE_SCRIPT_MB} MB of it for scripts)"
+            )
         return PageError(f"{doing}: {_first_line(error)}")
 
     async def _started(self) -> Browser:
@@ -319,7 +355,9 @@ class PageBrowser:
                     "no Chromium to render web pages: install chromium "
                     "(bash scripts/serve.sh does), or set [web] chromium"
                 )
-            args = [*CHROMIUM_ARGS, *(["--no-sandbox"] if os.geteuid() == 0 else [])]
+            # A switch Chromium ignores, by which cap_renderers tells this browser's processes.
+            marker = f"--framecast-browser={secrets.token_hex(8)}"
+            args = [*CHROMIUM_ARGS, marker, *(["--no-sandbox"] if os.geteuid() == 0 else [])]
             try:
                 if self._playwright is None:
                     self._playwright = await async_playwright().start()
@@ -330,7 +368,19 @@ class PageBrowser:
                 raise BrowserUnavailable(
                     f"cannot start {executable}: {_first_line(error)}"
                 ) from None
-            log.info("Started the web page browser (%s)", executable)
+            uncapped = await asyncio.to_thread(cap_renderers, marker, PAGE_MEMORY_MB * 2**20)
+            if uncapped is None:
+                log.info(
+                    "Started the web page browser (%s); a page may use %d MB",
+                    executable,
+                    PAGE_MEMORY_MB,
+                )
+            else:
+                log.warning(
+                    "Started the web page browser (%s), but its pages' memory is not capped: %s",
+                    executable,
+                    uncapped,
+                )
             self._since_launch = 1
             return self._browser
 

@@ -21,6 +21,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 from ..browser.engine import (
     BrowserUnavailable,
     Format,
+    PageCrashed,
     PageError,
     PageRefused,
     PageTimeout,
@@ -43,11 +44,13 @@ FORMATS: dict[str, Format] = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png", "webp
 MIMETYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 STATUS: dict[type[PageError], int] = {
     PageRefused: 403,
+    PageCrashed: 422,
     PageTimeout: 504,
     BrowserUnavailable: 503,
 }
-"""The status of a failed rendering by its kind; any other failure of the page is a 502 (the
-page, not this server, failed)."""
+"""The status of a failed rendering by its kind: 422 for a page too big to draw (it ran out of
+the memory a page may use: asking again will not help); any other failure of the page is a 502
+(the page, not this server, failed)."""
 _TRUE = ("1", "true", "yes")
 _FALSE = ("0", "false", "no")
 
