@@ -87,6 +87,13 @@ class PageServer:
                 "document.body.style.background = colour;"
             )
             return self._send(request, 200, page_of(self.colour, script=fill))
+        if parts.path == "/popup-flood":
+            # 200 windows as it runs and 200 more once loaded, each to be counted in /opened.
+            flood = "for (var i = 0; i < 200; i++) { window.open('/opened?' + i); }"
+            script = f"{flood} window.addEventListener('load', function () {{ {flood} }});"
+            return self._send(request, 200, page_of(self.colour, script=script))
+        if parts.path == "/opened":
+            return self._send(request, 200, page_of(self.colour))
         if parts.path == "/popups":
             opens = "for (var i = 0; i < 100; i++) { window.open('/colour'); alert(i); }"
             return self._send(request, 200, page_of(self.colour, script=opens))

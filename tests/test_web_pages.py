@@ -150,6 +150,27 @@ def test_a_page_that_hangs_is_skipped_after_the_timeout_and_the_show_goes_on(
     stream.close()
 
 
+def test_a_page_opening_hundreds_of_popups_opens_none_and_writes_no_log_line(
+    images: Path, start_server: Callable[..., Server], pages: PageServer
+) -> None:
+    """As a web slide and through the API, on a real server: its log stays quiet."""
+    pages.colour = YELLOW
+    shortcut(images, "flood.url", pages.url + "/popup-flood")
+    server = start_server(extra=WEB + "api = true\nallow_private = true\n")
+    wait_for(
+        lambda: (c := server.snapshot_centre()) is not None and close_to(c, YELLOW),
+        timeout=30,
+        what="the web slide on screen",
+    )
+    code, body = server.get(f"/api/screenshot?url={pages.url}/popup-flood&width=200&height=100")
+    assert code == 200, body
+    assert close_to(centre_of(body), YELLOW)
+    assert pages.hits.get("/opened", 0) == 0, "no pop-up was opened"
+    lines = server.log().splitlines()
+    since_start = lines[next(i for i, line in enumerate(lines) if "INFO Watching" in line) + 1 :]
+    assert [line for line in since_start if "Started the web page browser" not in line] == []
+
+
 def test_bad_shortcuts_and_a_missing_browser_are_skipped_with_their_reasons(
     images: Path, start_server: Callable[..., Server], pages: PageServer
 ) -> None:
@@ -213,6 +234,12 @@ def api(tmp_path_factory: pytest.TempPathFactory, pages: PageServer) -> Iterator
 def private_allowed(api: Api) -> Api:
     api.configure("api = true\nallow_private = true\n")
     return api
+
+
+def centre_of(data: bytes) -> tuple[int, ...]:
+    """The middle pixel of an image of any format."""
+    image = decoded(data).convert("RGB")
+    return tuple(image.getpixel((image.width // 2, image.height // 2)))  # type: ignore[arg-type]
 
 
 def decoded(data: bytes) -> Image.Image:

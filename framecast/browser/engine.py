@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import io
 import logging
 import math
@@ -93,6 +94,9 @@ CHROMIUM_ARGS = [
     "--hide-scrollbars",
     "--mute-audio",
 ]
+PLAYWRIGHT_ARGS_LEFT_OUT = ["--disable-popup-blocking"]
+"""Playwright's own switches the browser is started without: with Chromium's pop-up blocker on,
+a page cannot open windows by itself (only a person's click can), so none costs a tab."""
 WEBP_QUALITY = 90
 JPEG_QUALITY = 90
 
@@ -362,7 +366,10 @@ class PageBrowser:
                 if self._playwright is None:
                     self._playwright = await async_playwright().start()
                 self._browser = await self._playwright.chromium.launch(
-                    executable_path=executable, args=args, timeout=LAUNCH_SECONDS * 1000
+                    executable_path=executable,
+                    args=args,
+                    ignore_default_args=PLAYWRIGHT_ARGS_LEFT_OUT,
+                    timeout=LAUNCH_SECONDS * 1000,
                 )
             except PlaywrightError as error:
                 raise BrowserUnavailable(
@@ -486,8 +493,10 @@ async def _serve_from(route: Route, folder: Path) -> None:
 
 
 async def _close_popup(popup: Page) -> None:
-    """Popups are closed as they open: a page that opens a hundred leaves nothing behind."""
-    await popup.close()
+    """A pop-up that got past the blocker is closed as it opens (the browser's loop); one that
+    its tab's closing has closed already is no failure, and writes no line."""
+    with contextlib.suppress(PlaywrightError):
+        await popup.close()
 
 
 def _first_line(error: BaseException) -> str:
