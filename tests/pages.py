@@ -8,7 +8,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from support import hex_colour
+from support import GREEN, hex_colour
 
 Colour = tuple[int, int, int]
 
@@ -61,6 +61,41 @@ class PageServer:
             return self._send(request, 200, page_of(self.colour))
         if parts.path == "/tall":
             return self._send(request, 200, page_of(self.colour, '<div style="height:50000px">'))
+        if parts.path == "/sized":
+            box = f'<div style="width:{int(query["w"])}px;height:{int(query["h"])}px"></div>'
+            return self._send(request, 200, page_of(self.colour, box))
+        if parts.path == "/liar":
+            lies = (
+                "Math.max = function () { return 'tall'; };"
+                "Object.defineProperty(document.documentElement, 'scrollHeight',"
+                " {get: function () { return 'high'; }});"
+            )
+            tall = '<div style="height:3000px"></div>'
+            return self._send(request, 200, page_of(self.colour, tall, lies))
+        if parts.path == "/hog":
+            # Holds ever more script objects, at once or (?later) a moment after it has loaded.
+            hog = "var kept = []; while (true) { kept.push(new Array(100000).fill(kept.length)); }"
+            if "later" in query:
+                hog = f"setTimeout(function () {{ {hog} }}, 200);"
+            return self._send(request, 200, page_of(self.colour, script=hog))
+        if parts.path == "/buffers":
+            # 3 GB of buffers, each filled: green if they were refused, red if all were had.
+            fill = (
+                "var kept = [], colour = 'red';"
+                "try { for (var i = 0; i < 30; i++) {"
+                " var buffer = new Uint8Array(100 * 1000 * 1000);"
+                " buffer.fill(1); kept.push(buffer); } }"
+                f" catch (refused) {{ colour = '{hex_colour(GREEN)}'; kept = []; }}"
+                "document.body.style.background = colour;"
+            )
+            return self._send(request, 200, page_of(self.colour, script=fill))
+        if parts.path == "/popup-flood":
+            # 200 windows as it runs and 200 more once loaded, each to be counted in /opened.
+            flood = "for (var i = 0; i < 200; i++) { window.open('/opened?' + i); }"
+            script = f"{flood} window.addEventListener('load', function () {{ {flood} }});"
+            return self._send(request, 200, page_of(self.colour, script=script))
+        if parts.path == "/opened":
+            return self._send(request, 200, page_of(self.colour))
         if parts.path == "/popups":
             opens = "for (var i = 0; i < 100; i++) { window.open('/colour'); alert(i); }"
             return self._send(request, 200, page_of(self.colour, script=opens))

@@ -181,6 +181,27 @@ def test_a_page_slow_to_load_again_shows_its_last_drawing_and_holds_nothing(
         stream.close()
 
 
+def test_a_page_opening_hundreds_of_popups_opens_none_and_writes_no_log_line(
+    images: Path, start_server: Callable[..., Server], pages: PageServer
+) -> None:
+    """As a web slide and through the API, on a real server: its log stays quiet."""
+    pages.colour = YELLOW
+    shortcut(images, "flood.url", pages.url + "/popup-flood")
+    server = start_server(extra=WEB + "api = true\nallow_private = true\n")
+    wait_for(
+        lambda: (c := server.snapshot_centre()) is not None and close_to(c, YELLOW),
+        timeout=30,
+        what="the web slide on screen",
+    )
+    code, body = server.get(f"/api/screenshot?url={pages.url}/popup-flood&width=200&height=100")
+    assert code == 200, body
+    assert close_to(centre_of(body), YELLOW)
+    assert pages.hits.get("/opened", 0) == 0, "no pop-up was opened"
+    lines = server.log().splitlines()
+    since_start = lines[next(i for i, line in enumerate(lines) if "INFO Watching" in line) + 1 :]
+    assert [line for line in since_start if "Started the web page browser" not in line] == []
+
+
 def test_bad_shortcuts_and_a_missing_browser_are_skipped_with_their_reasons(
     images: Path, start_server: Callable[..., Server], pages: PageServer
 ) -> None:
@@ -244,6 +265,12 @@ def api(tmp_path_factory: pytest.TempPathFactory, pages: PageServer) -> Iterator
 def private_allowed(api: Api) -> Api:
     api.configure("api = true\nallow_private = true\n")
     return api
+
+
+def centre_of(data: bytes) -> tuple[int, ...]:
+    """The middle pixel of an image of any format."""
+    image = decoded(data).convert("RGB")
+    return tuple(image.getpixel((image.width // 2, image.height // 2)))  # type: ignore[arg-type]
 
 
 def decoded(data: bytes) -> Image.Image:
@@ -353,7 +380,7 @@ def test_an_eleventh_rendering_at_once_gets_429_with_retry_after(
     finally:
         batch.join(60)
     results = answers[0].get_json()["screenshots"]
-    assert all(r["status"] == 502 and "within 3 s" in r["error"] for r in results)
+    assert all(r["status"] == 504 and "within 3 s" in r["error"] for r in results)
     assert api.get(url=pages.url + "/colour?after").status_code == 200
 
 
@@ -378,6 +405,76 @@ def test_misbehaving_pages(private_allowed: Api, pages: PageServer) -> None:
     missing = private_allowed.get(url=pages.url + "/nothing-here")
     assert missing.status_code == 502
     assert "HTTP 404" in missing.get_json()["error"]
+
+
+def test_a_failed_rendering_answers_json_with_a_status_saying_how(
+    api: Api, pages: PageServer, tmp_path: Path
+) -> None:
+    api.configure("api = true\nallow_private = true\ntimeout = 3\n")
+    pages.colour = GREEN
+    liar = api.get(url=pages.url + "/liar", width=100, height=100, full_page="true")
+    assert liar.status_code == 200, "a page's own scripts cannot break the full page"
+    assert decoded(liar.data).size == (100, 3000)
+    hung = api.get(url=pages.url + "/hang?alone")
+    assert (hung.status_code, hung.mimetype) == (504, "application/json")
+    assert "within 3 s" in hung.get_json()["error"]
+    missing = api.get(url=pages.url + "/nothing-here")
+    assert (missing.status_code, missing.mimetype) == (502, "application/json")
+    nowhere = Api(tmp_path)
+    try:
+        nowhere.configure('api = true\nallow_private = true\nchromium = "/nowhere/chromium"\n')
+        unavailable = nowhere.get(url=pages.url + "/colour")
+        assert (unavailable.status_code, unavailable.mimetype) == (503, "application/json")
+        assert "no Chromium" in unavailable.get_json()["error"]
+    finally:
+        nowhere.framecast.stop()
+
+
+def test_a_full_page_is_cut_at_3840_px_across_and_32_megapixels(
+    private_allowed: Api, pages: PageServer
+) -> None:
+    pages.colour = BLUE
+    huge = private_allowed.get(
+        url=pages.url + "/sized?w=20000&h=20000", width=200, height=100, full_page="true"
+    )
+    assert huge.status_code == 200
+    image = decoded(huge.data)
+    assert image.size == (3840, 32_000_000 // 3840)
+    assert close_to(image.convert("RGB").getpixel((3000, 8000)), BLUE)
+    note = huge.headers["X-Framecast-Note"]
+    assert "20000 px wide: cut at 3840 px" in note
+    assert "20000 px high: cut at 8333 px" in note
+    across = private_allowed.get(
+        url=pages.url + "/sized?w=20000&h=500", width=1000, height=100, full_page="true"
+    )
+    assert decoded(across.data).size == (3840, 500)
+    assert across.headers["X-Framecast-Note"] == "the page is 20000 px wide: cut at 3840 px"
+    many = private_allowed.get(
+        url=pages.url + "/sized?w=3000&h=12000", width=3000, height=100, full_page="true"
+    )
+    assert decoded(many.data).size == (3000, 10666)
+    assert many.headers["X-Framecast-Note"] == "the page is 12000 px high: cut at 10666 px"
+
+
+def test_a_page_that_wants_too_much_memory_fails_alone_and_the_browser_goes_on(
+    private_allowed: Api, pages: PageServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="framecast.browser.engine")
+    pages.colour = GREEN
+    hog = private_allowed.get(url=pages.url + "/hog")
+    assert (hog.status_code, hog.mimetype) == (422, "application/json")
+    assert "ran out of memory" in hog.get_json()["error"]
+    assert caplog.text.count("crashed its renderer, most likely out of memory") == 1
+    items = [{"url": pages.url + "/hog?later", "delay": 5000}, {"url": pages.url + "/colour?by"}]
+    batch = private_allowed.client.post("/api/screenshots", json=items)
+    assert batch.status_code == 200
+    assert [item["status"] for item in batch.get_json()["screenshots"]] == [422, 200]
+    buffers = private_allowed.get(url=pages.url + "/buffers", width=64, height=36)
+    assert buffers.status_code == 200
+    assert close_to(decoded(buffers.data).convert("RGB").getpixel((32, 18)), GREEN), "refused"
+    after = private_allowed.get(url=pages.url + "/colour?after-the-hogs", width=64, height=36)
+    assert after.status_code == 200
+    assert close_to(decoded(after.data).convert("RGB").getpixel((32, 18)), GREEN)
 
 
 def browser_processes() -> list[int]:

@@ -6,6 +6,10 @@ browser download. It is started on first need and kept; each rendering gets a fr
 rendering that takes longer than `[web] timeout` is given up and its tab closed; a browser that
 crashed, or would not close a tab, is dropped and started again for the next rendering.
 
+Each page may use `PAGE_MEMORY_MB` (see memory_cap) and `PAGE_SCRIPT_MB` of it for its scripts;
+one that wants more crashes its own renderer and fails alone (`PageCrashed`), while the browser
+goes on drawing. With at most `RENDERS_AT_ONCE` drawing, that bounds the browser's memory.
+
 Playwright's objects belong to the event loop they were made on: `PageBrowser` owns one thread
 running that loop, and `render` (called from any thread: slide preparers, HTTP threads) hands
 each rendering to it and waits.
@@ -15,10 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import io
 import logging
+import math
 import mimetypes
 import os
+import secrets
 import shutil
 import threading
 from collections.abc import Callable
@@ -31,6 +38,7 @@ from PIL import Image
 from playwright.async_api import (
     Browser,
     BrowserContext,
+    FloatRect,
     Page,
     Playwright,
     Route,
@@ -41,6 +49,7 @@ from playwright.async_api import Error as PlaywrightError
 from ..config import WebSettings
 from ..logtext import printable
 from ..render.shortcut import FOLDER_ORIGIN
+from .memory_cap import cap_renderers
 from .request_guard import MAX_REDIRECTS, RequestGuard
 
 log = logging.getLogger(__name__)
@@ -61,7 +70,21 @@ MAX_PAGE_HEIGHT = 16384
 """A full-page screenshot is cut here: Chromium draws nothing taller in one piece."""
 MAX_WEBP_SIDE = 16383
 """WebP holds no side longer: a full page in WebP is cut a pixel shorter."""
+MAX_PAGE_WIDTH = 3840
+"""A full-page screenshot is cut here across (the widest window the API draws): a page may be
+laid out far wider than its window."""
+MAX_PAGE_PIXELS = 32_000_000
+"""A full-page screenshot is cut shorter to hold no more pixels (a 1920 px wide page is still
+drawn 16384 px high): Chromium's peak memory grows with the pixels drawn, so this bounds what
+one drawing can cost."""
+PAGE_MEMORY_MB = 1024
+"""The data memory (RLIMIT_DATA) of each renderer, the process that runs a page: its scripts,
+document, pictures and buffers together."""
+PAGE_SCRIPT_MB = 384
+"""The heap of a page's scripts (V8's old space): a script that outgrows it ends its page at
+once, rather than first straining the renderer's whole `PAGE_MEMORY_MB`."""
 CHROMIUM_ARGS = [
+    f"--js-flags=--max-old-space-size={PAGE_SCRIPT_MB}",
     "--disable-gpu",
     "--disable-quic",
     "--no-first-run",
@@ -71,6 +94,9 @@ CHROMIUM_ARGS = [
     "--hide-scrollbars",
     "--mute-audio",
 ]
+PLAYWRIGHT_ARGS_LEFT_OUT = ["--disable-popup-blocking"]
+"""Playwright's own switches the browser is started without: with Chromium's pop-up blocker on,
+a page cannot open windows by itself (only a person's click can), so none costs a tab."""
 WEBP_QUALITY = 90
 JPEG_QUALITY = 90
 
@@ -84,6 +110,20 @@ class PageError(Exception):
 class PageRefused(PageError):
     """The page or one of its redirects is on this machine or its network, and the rendering
     is guarded (`[web] allow_private` is off)."""
+
+
+class PageTimeout(PageError):
+    """The page did not load and draw within `[web] timeout`."""
+
+
+class PageCrashed(PageError):
+    """The page's renderer died while drawing it, most likely for want of memory; the browser
+    and every other page go on."""
+
+
+class BrowserUnavailable(PageError):
+    """No browser could draw the page now: none is installed, it would not start or answer,
+    it crashed (the next rendering starts it again), or the server is stopping."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +147,7 @@ class Shot:
 class Rendering:
     data: bytes
     note: str | None = None
-    """Said of a full page that was cut at MAX_PAGE_HEIGHT."""
+    """Said of a full page that was cut (see `full_page_clip`)."""
 
 
 def find_chromium(configured: str | None) -> str | None:
@@ -153,9 +193,9 @@ class PageBrowser:
             return future.result(LAUNCH_SECONDS + turn * QUEUE_TURNS)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise PageError("the browser did not answer") from None
+            raise BrowserUnavailable("the browser did not answer") from None
         except concurrent.futures.CancelledError:
-            raise PageError("the server is stopping") from None
+            raise BrowserUnavailable("the server is stopping") from None
 
     def stop(self, timeout: float) -> None:
         """Close the browser and end the loop's thread."""
@@ -177,7 +217,7 @@ class PageBrowser:
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._stopped:
-                raise PageError("the server is stopping")
+                raise BrowserUnavailable("the server is stopping")
             if self._loop is None:
                 loop = asyncio.new_event_loop()
                 self._thread = threading.Thread(
@@ -227,12 +267,12 @@ class PageBrowser:
             )
         except PlaywrightError as error:
             await self._drop_browser()
-            raise PageError(f"the browser failed: {_first_line(error)}") from None
+            raise BrowserUnavailable(f"the browser failed: {_first_line(error)}") from None
         timeout = self._settings().timeout
         try:
             return await asyncio.wait_for(self._shoot(context, shot), timeout)
         except TimeoutError:
-            raise PageError(
+            raise PageTimeout(
                 f"the page did not load and draw within {timeout:g} s ([web] timeout)"
             ) from None
         finally:
@@ -251,6 +291,8 @@ class PageBrowser:
             await context.route(FOLDER_ORIGIN + "**", lambda route: _serve_from(route, folder))
         page = await context.new_page()
         page.on("popup", _close_popup)
+        crashed = asyncio.Event()
+        page.on("crash", lambda _: crashed.set())
         url = shot.url
         for _ in range(MAX_REDIRECTS + 1):
             try:
@@ -258,10 +300,8 @@ class PageBrowser:
             except PlaywrightError as error:
                 if guard.refusals:
                     raise PageRefused(f"refused: {guard.refusals[0]}") from None
-                if not (await self._connected()):
-                    raise PageError("the browser crashed") from None
-                shown = printable(url, 80)
-                raise PageError(f"cannot load {shown}: {_first_line(error)}") from None
+                failed = f"cannot load {printable(url, 80)}"
+                raise await self._failure(error, failed, crashed, shot) from None
             if not guard.redirects:
                 break
             url = guard.redirects.pop()
@@ -269,9 +309,34 @@ class PageBrowser:
             raise PageError(f"more than {MAX_REDIRECTS} redirects (ERR_TOO_MANY_REDIRECTS)")
         if response is not None and response.status >= 400:
             raise PageError(f"the page answered HTTP {response.status}")
-        if shot.delay_ms:
-            await page.wait_for_timeout(shot.delay_ms)
-        return await _screenshot(page, shot)
+        try:
+            if shot.delay_ms:
+                await page.wait_for_timeout(shot.delay_ms)
+            return await _screenshot(page, shot)
+        except PlaywrightError as error:
+            raise await self._failure(error, "cannot draw the page", crashed, shot) from None
+
+    async def _failure(
+        self, error: PlaywrightError, doing: str, crashed: asyncio.Event, shot: Shot
+    ) -> PageError:
+        """What to tell of a rendering that Playwright gave up on: the browser crashed, the
+        page crashed its renderer (logged: most likely it ran out of memory), or the page
+        failed (saying `doing` and Playwright's reason)."""
+        if not (await self._connected()):
+            return BrowserUnavailable("the browser crashed")
+        if crashed.is_set():
+            log.warning(
+                "A web page crashed its renderer, most likely out of memory (a page may use"
+                " %d MB, %d MB of it for scripts); the browser goes on: %s",
+                PAGE_MEMORY_MB,
+                PAGE_SCRIPT_MB,
+                printable(shot.url, 120),
+            )
+            return PageCrashed(
+                f"the page ran out of memory or crashed (a page may use {PAGE_MEMORY_MB} MB,"
+                f" {PAGE_SCRIPT_MB} MB of it for scripts)"
+            )
+        return PageError(f"{doing}: {_first_line(error)}")
 
     async def _started(self) -> Browser:
         """The browser, launched if there is none or it has crashed, and started afresh after
@@ -290,20 +355,39 @@ class PageBrowser:
             await self._drop_browser()
             executable = find_chromium(self._settings().chromium)
             if executable is None:
-                raise PageError(
+                raise BrowserUnavailable(
                     "no Chromium to render web pages: install chromium "
                     "(bash scripts/serve.sh does), or set [web] chromium"
                 )
-            args = [*CHROMIUM_ARGS, *(["--no-sandbox"] if os.geteuid() == 0 else [])]
+            # A switch Chromium ignores, by which cap_renderers tells this browser's processes.
+            marker = f"--framecast-browser={secrets.token_hex(8)}"
+            args = [*CHROMIUM_ARGS, marker, *(["--no-sandbox"] if os.geteuid() == 0 else [])]
             try:
                 if self._playwright is None:
                     self._playwright = await async_playwright().start()
                 self._browser = await self._playwright.chromium.launch(
-                    executable_path=executable, args=args, timeout=LAUNCH_SECONDS * 1000
+                    executable_path=executable,
+                    args=args,
+                    ignore_default_args=PLAYWRIGHT_ARGS_LEFT_OUT,
+                    timeout=LAUNCH_SECONDS * 1000,
                 )
             except PlaywrightError as error:
-                raise PageError(f"cannot start {executable}: {_first_line(error)}") from None
-            log.info("Started the web page browser (%s)", executable)
+                raise BrowserUnavailable(
+                    f"cannot start {executable}: {_first_line(error)}"
+                ) from None
+            uncapped = await asyncio.to_thread(cap_renderers, marker, PAGE_MEMORY_MB * 2**20)
+            if uncapped is None:
+                log.info(
+                    "Started the web page browser (%s); a page may use %d MB",
+                    executable,
+                    PAGE_MEMORY_MB,
+                )
+            else:
+                log.warning(
+                    "Started the web page browser (%s), but its pages' memory is not capped: %s",
+                    executable,
+                    uncapped,
+                )
             self._since_launch = 1
             return self._browser
 
@@ -340,21 +424,13 @@ async def _screenshot(page: Page, shot: Shot) -> Rendering:
     note = None
     clip = None
     if shot.full_page:
-        height = int(
-            await page.evaluate(
-                "Math.max(document.documentElement.scrollHeight,"
-                " document.body ? document.body.scrollHeight : 0)"
-            )
-        )
-        cut = MAX_WEBP_SIDE if shot.format == "webp" else MAX_PAGE_HEIGHT
-        if height > cut:
-            note = f"the page is {height} px high: cut at {cut} px"
-            clip = {"x": 0.0, "y": 0.0, "width": float(shot.width), "height": float(cut)}
+        width, height = await _page_size(page)
+        clip, note = full_page_clip(max(width, shot.width), height, shot.format)
     kind: Literal["png", "jpeg"] = "jpeg" if shot.format == "jpeg" else "png"
     data = await page.screenshot(
         type=kind,
         full_page=shot.full_page,
-        clip=clip,  # type: ignore[arg-type]
+        clip=clip,
         quality=JPEG_QUALITY if kind == "jpeg" else None,
         animations="disabled",
         caret="hide",
@@ -365,6 +441,34 @@ async def _screenshot(page: Page, shot: Shot) -> Rendering:
             image.save(out, "WEBP", quality=WEBP_QUALITY)
             data = out.getvalue()
     return Rendering(data, note)
+
+
+def full_page_clip(width: int, height: int, fmt: Format) -> tuple[FloatRect, str | None]:
+    """The part of a full page `width`×`height` px that is drawn, from its top left corner:
+    at most `MAX_PAGE_WIDTH` wide, `MAX_PAGE_HEIGHT` high (WebP: `MAX_WEBP_SIDE`) and
+    `MAX_PAGE_PIXELS` in all; and the note saying what was cut, or None."""
+    wide = min(width, MAX_PAGE_WIDTH)
+    cut = MAX_WEBP_SIDE if fmt == "webp" else MAX_PAGE_HEIGHT
+    high = min(height, cut, MAX_PAGE_PIXELS // wide)
+    cuts = []
+    if width > wide:
+        cuts.append(f"the page is {width} px wide: cut at {wide} px")
+    if height > high:
+        cuts.append(f"the page is {height} px high: cut at {high} px")
+    clip: FloatRect = {"x": 0.0, "y": 0.0, "width": float(wide), "height": float(high)}
+    return clip, "; ".join(cuts) or None
+
+
+async def _page_size(page: Page) -> tuple[int, int]:
+    """The page's whole width and height in CSS px, as Chromium laid it out: asked of Chromium,
+    not of the page's own scripts, which may redefine whatever they like."""
+    session = await page.context.new_cdp_session(page)
+    try:
+        metrics = await session.send("Page.getLayoutMetrics")
+    finally:
+        await session.detach()
+    size = metrics["cssContentSize"]
+    return math.ceil(size["width"]), math.ceil(size["height"])
 
 
 async def _serve_from(route: Route, folder: Path) -> None:
@@ -389,8 +493,10 @@ async def _serve_from(route: Route, folder: Path) -> None:
 
 
 async def _close_popup(popup: Page) -> None:
-    """Popups are closed as they open: a page that opens a hundred leaves nothing behind."""
-    await popup.close()
+    """A pop-up that got past the blocker is closed as it opens (the browser's loop); one that
+    its tab's closing has closed already is no failure, and writes no line."""
+    with contextlib.suppress(PlaywrightError):
+        await popup.close()
 
 
 def _first_line(error: BaseException) -> str:

@@ -3,7 +3,8 @@
 base64 in JSON. Off (404) unless `[web] api = true`; behind the token like every path.
 
 Parameters are checked strictly: a bad one is a 400 naming it and what is allowed. The
-renderings themselves are the `ScreenshotService`'s business.
+renderings themselves are the `ScreenshotService`'s business; a rendering that fails is answered
+with JSON saying why, under the status `STATUS` gives its kind of failure, never a bare 500.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from ..browser.engine import Format, PageError, PageRefused, Shot
+from ..browser.engine import (
+    BrowserUnavailable,
+    Format,
+    PageCrashed,
+    PageError,
+    PageRefused,
+    PageTimeout,
+    Shot,
+)
 from ..browser.screenshot_service import IN_FLIGHT, Screenshot, ScreenshotService
 from ..render.imaging import UnreadableImage
 from ..render.shortcut import checked_url
@@ -33,6 +42,15 @@ MAX_SIZE = (3840, 2160)
 MAX_DELAY_MS = 10_000
 FORMATS: dict[str, Format] = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png", "webp": "webp"}
 MIMETYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+STATUS: dict[type[PageError], int] = {
+    PageRefused: 403,
+    PageCrashed: 422,
+    PageTimeout: 504,
+    BrowserUnavailable: 503,
+}
+"""The status of a failed rendering by its kind: 422 for a page too big to draw (it ran out of
+the memory a page may use: asking again will not help); any other failure of the page is a 502
+(the page, not this server, failed)."""
 _TRUE = ("1", "true", "yes")
 _FALSE = ("0", "false", "no")
 
@@ -133,10 +151,8 @@ def screenshot() -> Response:
         return busy()
     try:
         made = renderer.shoot(shot)
-    except PageRefused as error:
-        return refusal(403, str(error))
     except PageError as error:
-        return refusal(502, str(error))
+        return refusal(status_of(error), str(error))
     finally:
         renderer.give_back(1)
     headers = _headers(made, web().settings().web.cache_seconds)
@@ -180,10 +196,8 @@ def _result(service: ScreenshotService, shot: Shot) -> dict[str, Any]:
     }
     try:
         made = service.shoot(shot)
-    except PageRefused as error:
-        return {**described, "status": 403, "error": str(error)}
     except PageError as error:
-        return {**described, "status": 502, "error": str(error)}
+        return {**described, "status": status_of(error), "error": str(error)}
     return {
         **described,
         "status": 200,
@@ -192,6 +206,11 @@ def _result(service: ScreenshotService, shot: Shot) -> dict[str, Any]:
         "cached": made.cached,
         "note": made.note,
     }
+
+
+def status_of(error: PageError) -> int:
+    """The HTTP status that tells a client how `error` failed (see `STATUS`)."""
+    return next((status for kind, status in STATUS.items() if isinstance(error, kind)), 502)
 
 
 def _headers(made: Screenshot, cache_seconds: float) -> dict[str, str]:
