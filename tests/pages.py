@@ -59,6 +59,10 @@ class PageServer:
             return self._send(request, 302, b"", {"Location": "/loop"})
         if parts.path in ("/colour", "/slow"):
             return self._send(request, 200, page_of(self.colour))
+        if parts.path == "/never-loads":
+            # Draws at once, but a picture it asks for never comes: its load event never fires.
+            picture = '<img src="/hang?never-loads" style="width:1px;height:1px">'
+            return self._send(request, 200, page_of(self.colour, picture))
         if parts.path == "/tall":
             return self._send(request, 200, page_of(self.colour, '<div style="height:50000px">'))
         if parts.path == "/sized":

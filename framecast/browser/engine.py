@@ -45,6 +45,7 @@ from playwright.async_api import (
     async_playwright,
 )
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from ..config import WebSettings
 from ..logtext import printable
@@ -97,6 +98,8 @@ CHROMIUM_ARGS = [
 PLAYWRIGHT_ARGS_LEFT_OUT = ["--disable-popup-blocking"]
 """Playwright's own switches the browser is started without: with Chromium's pop-up blocker on,
 a page cannot open windows by itself (only a person's click can), so none costs a tab."""
+LOAD_SHARE = 0.6
+"""The part of `[web] timeout` a page has to finish loading; the rest is for drawing it."""
 WEBP_QUALITY = 90
 JPEG_QUALITY = 90
 
@@ -296,7 +299,7 @@ class PageBrowser:
         url = shot.url
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                response = await page.goto(url, wait_until="load")
+                response = await page.goto(url, wait_until="commit")
             except PlaywrightError as error:
                 if guard.refusals:
                     raise PageRefused(f"refused: {guard.refusals[0]}") from None
@@ -310,11 +313,16 @@ class PageBrowser:
         if response is not None and response.status >= 400:
             raise PageError(f"the page answered HTTP {response.status}")
         try:
+            loaded = await _loaded(page, self._settings().timeout * LOAD_SHARE)
             if shot.delay_ms:
                 await page.wait_for_timeout(shot.delay_ms)
-            return await _screenshot(page, shot)
+            drawn = await _screenshot(page, shot)
         except PlaywrightError as error:
             raise await self._failure(error, "cannot draw the page", crashed, shot) from None
+        if loaded:
+            return drawn
+        unfinished = f"drawn before it finished loading ({LOAD_SHARE:.0%} of [web] timeout)"
+        return Rendering(drawn.data, "; ".join(filter(None, (unfinished, drawn.note))))
 
     async def _failure(
         self, error: PlaywrightError, doing: str, crashed: asyncio.Event, shot: Shot
@@ -418,6 +426,17 @@ class PageBrowser:
                 await asyncio.wait_for(playwright.stop(), CLOSE_SECONDS)
             except (TimeoutError, PlaywrightError):
                 log.warning("Playwright's driver would not stop; it is left to exit")
+
+
+async def _loaded(page: Page, seconds: float) -> bool:
+    """Wait up to `seconds` for the page's load event (the browser's loop): False when it did
+    not come. A dashboard that keeps a request open, or a slow picture, never finishes loading,
+    and is drawn as it is then, rather than not at all."""
+    try:
+        await page.wait_for_load_state("load", timeout=seconds * 1000)
+    except PlaywrightTimeoutError:
+        return False
+    return True
 
 
 async def _screenshot(page: Page, shot: Shot) -> Rendering:

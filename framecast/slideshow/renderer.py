@@ -18,7 +18,7 @@ from PIL import Image
 
 from ..browser.engine import CLOSE_SECONDS as PAGE_CLOSE_SECONDS
 from ..browser.engine import PageBrowser, PageError, Shot
-from ..logtext import printable
+from ..logtext import OncePerMinute, printable
 from ..render.document import render_page
 from ..render.imaging import RenderSpec, UnreadableImage, encode_jpeg, fit, render_slide, turn
 from ..render.motion import first_frame
@@ -53,6 +53,7 @@ class SlideRenderer:
         """Each web page's last good frame, with the file's mtime and size when it was drawn:
         shown again when drawing it anew fails, and while it is drawn anew."""
         self.renders = 0
+        self._noted = OncePerMinute()
 
     def key(self, slide: Slide, spec: RenderSpec) -> RenderKey:
         """What the slide's frame depends on: the file, the settings, and for a web page the
@@ -122,6 +123,8 @@ class SlideRenderer:
                 folder=slide.path.parent if local else None,
             )
             drawn = self._pages.render(shot)
+            if drawn.note is not None and self._noted(str(slide.path)):
+                log.info("Web slide %s: %s", printable(slide.name), drawn.note)
         except PageError as error:
             with self._lock:
                 last = self._last_pages.get((slide.path, spec))
