@@ -113,9 +113,16 @@ def render_slide(path: Path, spec: RenderSpec) -> bytes:
     with open_picture(path, spec.max_pixels) as image:
         width, height = image.size
         try:
+            # Before getexif, which decodes a PNG to look for EXIF after its pixels.
+            thin = too_thin(width, height, panel)
+            if thin and too_thin(height, width, panel):
+                raise UnreadableImage(thin)
             orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
             if orientation in _ROTATED_ORIENTATIONS:
                 width, height = height, width
+            thin = too_thin(width, height, panel)
+            if thin:
+                raise UnreadableImage(thin)
             image.draft("RGB", _draft_size(fitted_size(width, height, panel)))
             image.load()
             # exif_transpose copies even an upright image: a whole decoded image more.
@@ -205,6 +212,24 @@ def open_picture(path: Path, max_pixels: int) -> Image.Image:
         image.close()
         raise UnreadableImage(_too_large(f"{width}×{height} pixels", max_pixels))
     return image
+
+
+def too_thin(width: int, height: int, spec: RenderSpec) -> str | None:
+    """Why a width×height picture is refused unread when it would be under one pixel wide or
+    high contained in the frame (whatever the fit), else None: nothing of it would show, and
+    decoding it costs far more than its pixels, as Pillow keeps 8 bytes for every row and a PNG
+    decoder two whole rows (a 1×49,000,000 PNG took over 1 GB). Called by the thread that
+    prepares a slide."""
+    if width * spec.height < height:
+        side = "wide"
+    elif height * spec.width < width:
+        side = "high"
+    else:
+        return None
+    return (
+        f"too thin to show: {width}×{height} pixels would be under one pixel {side} on the "
+        f"{spec.width}×{spec.height} frame"
+    )
 
 
 def _too_large(size: str, max_pixels: int) -> str:

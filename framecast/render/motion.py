@@ -26,6 +26,7 @@ from .imaging import (
     readable,
     short_error,
     to_rgb,
+    too_thin,
 )
 
 SHORTEST_FRAME = 0.02
@@ -67,6 +68,10 @@ class AnimationPlayer:
     def __init__(self, path: Path, spec: RenderSpec) -> None:
         self._image = open_picture(path, spec.max_pixels)
         self._panel = spec.upright
+        thin = too_thin(*self._image.size, self._panel)
+        if thin:
+            self._image.close()
+            raise UnreadableImage(thin)
 
     def frames(self) -> Iterator[TimedFrame]:
         at = 0.0
