@@ -128,7 +128,7 @@ def peak_kib():
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
 
-spec = RenderSpec(1920, 1080, "contain", (0, 0, 0), 80, max_pixels=50_000_000)
+spec = RenderSpec(1920, 1080, sys.argv[2], (0, 0, 0), 80, max_pixels=50_000_000)
 before = peak_kib()
 try:
     render_slide(Path(sys.argv[1]), spec)
@@ -139,11 +139,11 @@ print((peak_kib() - before) // 1024, outcome)
 """
 
 
-def prepared_in_a_fresh_process(path: Path) -> tuple[int, str]:
+def prepared_in_a_fresh_process(path: Path, fit: str = "contain") -> tuple[int, str]:
     """Prepare `path` for a 1920×1080 frame in a new process: the growth of its peak resident
     size (MB), which is that preparation's alone, and "shown" or the reason it was refused."""
     out = subprocess.run(
-        [sys.executable, "-c", PREPARE_AND_MEASURE, str(path)],
+        [sys.executable, "-c", PREPARE_AND_MEASURE, str(path), fit],
         capture_output=True,
         text=True,
         check=True,
@@ -161,6 +161,22 @@ def test_a_picture_thinner_than_a_pixel_on_the_frame_is_refused_unread(tmp_path:
         "too thin to show: 1×10000000 pixels would be under one pixel wide on the 1920×1080 frame"
     )
     assert growth < 50
+
+
+@pytest.mark.parametrize(
+    ("mode", "fit"), [("RGBA", "contain"), ("LA", "contain"), ("RGBA", "blur"), ("L", "cover")]
+)
+def test_preparing_a_picture_holds_about_ten_bytes_a_pixel(
+    tmp_path: Path, mode: str, fit: str
+) -> None:
+    """The README's bound, with 20 MB for the frame and its JPEG. A grey picture with
+    transparency (made RGBA before shrinking) and one with transparency under the blur fit
+    (flattened at full size) took 13 bytes a pixel."""
+    path = tmp_path / "picture.png"
+    Image.new(mode, (4000, 3000), 100).save(path, compress_level=1)
+    growth, outcome = prepared_in_a_fresh_process(path, fit)
+    assert outcome == "shown"
+    assert growth < 4000 * 3000 * 10 / 2**20 + 20
 
 
 def test_thin_pictures_show_while_they_are_a_pixel_on_the_frame(tmp_path: Path) -> None:

@@ -162,14 +162,16 @@ def short_error(error: BaseException) -> str:
 def _fit_flat(image: Image.Image, spec: RenderSpec) -> Image.Image:
     """The image fitted to the frame and flattened to RGB, shrunk first where it can be: the
     flattening then works on the small copy, not on a second full-size image."""
-    if image.mode in ("RGBA", "LA", "La", "RGBa") and spec.fit != "blur":
-        rgba = image.convert("RGBA") if image.mode != "RGBA" else image
+    if image.mode in ("RGBA", "LA", "La", "RGBa"):
+        # Pillow resizes RGBA and LA through a premultiplied copy: LA made RGBA first was one
+        # whole decoded image more. The blurred fill is made from the shrunk copy too.
+        alpha = image if image.mode in ("RGBA", "LA") else image.convert("RGBA")
         size = fitted_size(image.width, image.height, spec)
-        if spec.fit == "contain" and size != image.size:
-            rgba = rgba.resize(size, SLIDE_FILTER, reducing_gap=2.0)
+        if spec.fit in ("contain", "blur") and size != image.size:
+            alpha = alpha.resize(size, SLIDE_FILTER, reducing_gap=2.0)
         elif spec.fit == "cover":
-            rgba = _cover(rgba, (spec.width, spec.height), SLIDE_FILTER)
-        return fit(to_rgb(rgba, spec.background), spec)
+            alpha = _cover(alpha, (spec.width, spec.height), SLIDE_FILTER)
+        return fit(to_rgb(alpha, spec.background), spec)
     return fit(to_rgb(image, spec.background), spec)
 
 
