@@ -155,18 +155,23 @@ def bomb_png(path: Path, side: int = 30000) -> Path:
     return _png(path, header, zlib.compress(b"\0" * (1 + side // 8) * 16))
 
 
-def grey_png(path: Path, size: tuple[int, int], level: int = 128) -> Path:
-    """A whole 8-bit grey PNG of one level, written without holding its pixels: even
-    1×49,000,000 pixels is a small file made in a moment."""
+PNG_COLOUR_TYPES = {"L": (0, 1), "LA": (4, 2), "RGB": (2, 3), "RGBA": (6, 4)}
+"""The PNG colour type of each mode and its channels."""
+
+
+def plain_png(path: Path, size: tuple[int, int], mode: str = "L", level: int = 128) -> Path:
+    """A whole 8-bit PNG with every channel at one level, written without holding its pixels:
+    even 1×49,000,000 pixels is a small file made in a moment."""
     width, height = size
-    row = b"\0" + bytes([level]) * width
+    colour_type, channels = PNG_COLOUR_TYPES[mode]
+    row = b"\0" + bytes([level]) * (width * channels)
     rows_per_piece = max(1, 1_000_000 // len(row))
     packer = zlib.compressobj(9)
     pieces = [
         packer.compress(row * min(rows_per_piece, height - top))
         for top in range(0, height, rows_per_piece)
     ]
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
     return _png(path, header, b"".join(pieces) + packer.flush())
 
 

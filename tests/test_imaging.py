@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from support import BLUE, GREEN, RED, ROOT, bomb_png, close_to, grey_png, need_pixman
+from support import BLUE, GREEN, RED, ROOT, bomb_png, close_to, need_pixman, plain_png
 
 from framecast.render import pixman
 from framecast.render.imaging import (
@@ -122,6 +122,7 @@ PREPARE_AND_MEASURE = """
 import sys
 from pathlib import Path
 from framecast.render.imaging import RenderSpec, UnreadableImage, render_slide
+from framecast.render.motion import first_frame
 
 def peak_kib():
     for line in open("/proc/self/status"):
@@ -131,7 +132,10 @@ def peak_kib():
 spec = RenderSpec(1920, 1080, sys.argv[2], (0, 0, 0), 80, max_pixels=50_000_000)
 before = peak_kib()
 try:
-    render_slide(Path(sys.argv[1]), spec)
+    if sys.argv[3] == "animation":
+        first_frame(Path(sys.argv[1]), "animation", spec)
+    else:
+        render_slide(Path(sys.argv[1]), spec)
     outcome = "shown"
 except UnreadableImage as error:
     outcome = str(error)
@@ -139,11 +143,13 @@ print((peak_kib() - before) // 1024, outcome)
 """
 
 
-def prepared_in_a_fresh_process(path: Path, fit: str = "contain") -> tuple[int, str]:
+def prepared_in_a_fresh_process(
+    path: Path, fit: str = "contain", kind: str = "still"
+) -> tuple[int, str]:
     """Prepare `path` for a 1920×1080 frame in a new process: the growth of its peak resident
     size (MB), which is that preparation's alone, and "shown" or the reason it was refused."""
     out = subprocess.run(
-        [sys.executable, "-c", PREPARE_AND_MEASURE, str(path), fit],
+        [sys.executable, "-c", PREPARE_AND_MEASURE, str(path), fit, kind],
         capture_output=True,
         text=True,
         check=True,
@@ -156,7 +162,7 @@ def prepared_in_a_fresh_process(path: Path, fit: str = "contain") -> tuple[int, 
 def test_a_picture_thinner_than_a_pixel_on_the_frame_is_refused_unread(tmp_path: Path) -> None:
     """1×10,000,000 grey pixels (10 MB decoded) took 204 MB to prepare: Pillow keeps 8 bytes for
     every row. On a 1080-high frame it would be a two-hundredth of a pixel wide."""
-    growth, outcome = prepared_in_a_fresh_process(grey_png(tmp_path / "line.png", (1, 10_000_000)))
+    growth, outcome = prepared_in_a_fresh_process(plain_png(tmp_path / "line.png", (1, 10_000_000)))
     assert outcome == (
         "too thin to show: 1×10000000 pixels would be under one pixel wide on the 1920×1080 frame"
     )
@@ -164,17 +170,28 @@ def test_a_picture_thinner_than_a_pixel_on_the_frame_is_refused_unread(tmp_path:
 
 
 @pytest.mark.parametrize(
-    ("mode", "fit"), [("RGBA", "contain"), ("LA", "contain"), ("RGBA", "blur"), ("L", "cover")]
+    ("mode", "fit", "kind"),
+    [
+        ("RGBA", "contain", "still"),
+        ("LA", "contain", "still"),
+        ("RGBA", "blur", "still"),
+        ("L", "cover", "still"),
+        ("RGBA", "contain", "animation"),
+    ],
 )
 def test_preparing_a_picture_holds_about_ten_bytes_a_pixel(
-    tmp_path: Path, mode: str, fit: str
+    tmp_path: Path, mode: str, fit: str, kind: str
 ) -> None:
     """The README's bound, with 20 MB for the frame and its JPEG. A grey picture with
-    transparency (made RGBA before shrinking) and one with transparency under the blur fit
-    (flattened at full size) took 13 bytes a pixel."""
+    transparency (made RGBA before shrinking), one with transparency under the blur fit and an
+    animation's frame with transparency (both flattened at full size) took 13 bytes a pixel."""
     path = tmp_path / "picture.png"
-    Image.new(mode, (4000, 3000), 100).save(path, compress_level=1)
-    growth, outcome = prepared_in_a_fresh_process(path, fit)
+    frames = [Image.new(mode, (4000, 3000), level) for level in (100, 200)]
+    if kind == "animation":
+        frames[0].save(path, save_all=True, append_images=frames[1:], compress_level=1)
+    else:
+        frames[0].save(path, compress_level=1)
+    growth, outcome = prepared_in_a_fresh_process(path, fit, kind)
     assert outcome == "shown"
     assert growth < 4000 * 3000 * 10 / 2**20 + 20
 
@@ -182,14 +199,16 @@ def test_preparing_a_picture_holds_about_ten_bytes_a_pixel(
 def test_thin_pictures_show_while_they_are_a_pixel_on_the_frame(tmp_path: Path) -> None:
     """The limit is the frame's own: a line one pixel wide or high on it shows, a thinner one
     is refused, and a picture turned by its EXIF is measured as it stands."""
-    assert pixels(render_slide(grey_png(tmp_path / "tall.png", (1, 180), 250), SPEC)).size == (
+    assert pixels(
+        render_slide(plain_png(tmp_path / "tall.png", (1, 180), level=250), SPEC)
+    ).size == (
         320,
         180,
     )
     with pytest.raises(UnreadableImage, match="1×181 pixels would be under one pixel wide on"):
-        render_slide(grey_png(tmp_path / "taller.png", (1, 181)), SPEC)
+        render_slide(plain_png(tmp_path / "taller.png", (1, 181)), SPEC)
     with pytest.raises(UnreadableImage, match="321×1 pixels would be under one pixel high on"):
-        render_slide(grey_png(tmp_path / "wide.png", (321, 1)), SPEC)
+        render_slide(plain_png(tmp_path / "wide.png", (321, 1)), SPEC)
     turned = tmp_path / "turned.jpg"
     exif = Image.Exif()
     exif[0x0112] = 6

@@ -24,7 +24,7 @@ from support import (
     centre,
     close_to,
     config_text,
-    grey_png,
+    plain_png,
     solid,
     wait_for,
 )
@@ -272,7 +272,7 @@ def test_a_live_server_skips_a_postscript_a_too_large_and_a_too_thin_file_and_ke
     )
     (images / "x.jpg").write_bytes(EPS)
     solid(images / "big.png", GREEN, size=(1200, 1000))
-    grey_png(images / "line.png", (1, 900_000))
+    plain_png(images / "line.png", (1, 900_000))
     solid(images / "3.png", BLUE)
     stream = StreamReader(server.port)  # watched: an unwatched show renders nothing to refuse
 

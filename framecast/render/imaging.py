@@ -127,7 +127,7 @@ def render_slide(path: Path, spec: RenderSpec) -> bytes:
             image.load()
             # exif_transpose copies even an upright image: a whole decoded image more.
             oriented = ImageOps.exif_transpose(image) if orientation != 1 else image
-            frame = turn(_fit_flat(oriented, panel), spec.rotate)
+            frame = turn(fit_flat(oriented, panel), spec.rotate)
         except UnreadableImage:
             raise
         except MemoryError:
@@ -159,9 +159,10 @@ def short_error(error: BaseException) -> str:
     return printable(str(error), 120)
 
 
-def _fit_flat(image: Image.Image, spec: RenderSpec) -> Image.Image:
+def fit_flat(image: Image.Image, spec: RenderSpec) -> Image.Image:
     """The image fitted to the frame and flattened to RGB, shrunk first where it can be: the
-    flattening then works on the small copy, not on a second full-size image."""
+    flattening then works on the small copy, not on a second full-size image. Called by the
+    thread preparing a slide or playing an animation."""
     if image.mode in ("RGBA", "LA", "La", "RGBa"):
         # Pillow resizes RGBA and LA through a premultiplied copy: LA made RGBA first was one
         # whole decoded image more. The blurred fill is made from the shrunk copy too.

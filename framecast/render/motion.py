@@ -21,11 +21,11 @@ from .imaging import (
     RenderSpec,
     UnreadableImage,
     fit,
+    fit_flat,
     fitted_size,
     open_picture,
     readable,
     short_error,
-    to_rgb,
     too_thin,
 )
 
@@ -86,7 +86,7 @@ class AnimationPlayer:
                 if index == 0:
                     raise UnreadableImage(f"damaged animation ({short_error(error)})") from None
                 return  # a damaged later frame ends the loop, as in a browser
-            picture = fit(to_rgb(self._image, self._panel.background), self._panel)
+            picture = fit_flat(self._image, self._panel)
             if picture is self._image:
                 picture = picture.copy()  # the file's own frame changes at the next seek
             duration = self._image.info.get("duration") or 0
