@@ -62,8 +62,8 @@ class RenderSpec:
     background: Colour
     quality: int
     max_pixels: int = 50_000_000
-    """Larger images are refused before decoding. Preparing a slide holds at most about 2.4 times
-    its decoded size (bench/bench_slide_memory.py: 457 MB for a 50 MP PNG with transparency)."""
+    """Larger images are refused before decoding. Preparing a slide holds at most about 10 bytes
+    a pixel (bench/bench_slide_memory.py: 457 MB for a 50 MP PNG with transparency)."""
     rotate: int = 0
     """Degrees the panel is turned clockwise: the picture is composed upright for the panel
     (`upright`) and turned into the width×height frame by `turn`."""
