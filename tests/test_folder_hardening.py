@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from support import (
     BLUE,
     GREEN,
@@ -162,6 +163,34 @@ def test_a_slide_rewritten_fifty_times_a_second_is_prepared_and_logged_a_bounded
     stream.wait_colour(BLUE)
     assert stream.count() - frames_before <= 2 * burst + 2
     assert server.log().count("Slide changed: camera.jpg") == 1
+    stream.close()
+
+
+def test_a_slide_read_while_it_is_rewritten_is_not_skipped(
+    start_server: Callable[..., Server], images: Path, tmp_path: Path
+) -> None:
+    """A big picture rewritten in place 50 times a second is often read half-written, by the
+    watch or while it is decoded: that says nothing of the file, which stays in the show with
+    no line in the log (it was skipped, then added again, every second or two)."""
+    versions = []
+    for n in range(2):
+        noisy = tmp_path / f"{n}.png"
+        Image.effect_noise((1920, 1080), 60 + n).convert("RGB").save(noisy, compress_level=1)
+        versions.append(noisy.read_bytes())
+    camera = images / "camera.png"
+    camera.write_bytes(versions[0])
+    server = start_server(config_text(interval=60))
+    stream = StreamReader(server.port)
+    wait_for(stream.count, 10, what="a first frame")
+    for n in range(150):
+        camera.write_bytes(versions[n % 2])
+        time.sleep(0.02)
+    solid(camera, BLUE, (1920, 1080))
+    stream.wait_colour(BLUE)
+    log = server.log()
+    assert "Skipped camera.png" not in log
+    assert "Slide added: camera.png" not in log
+    assert server.status()["skipped"] == []
     stream.close()
 
 

@@ -63,6 +63,9 @@ class _Pending:
     announce: bool = True
     since: float = field(default_factory=time.monotonic)
     """When the first change this look stands for came: it waits no more than BURST_SECONDS."""
+    burst: bool = False
+    """The file's writing ended again within QUIET_SECONDS: a failure to read it may be of a
+    write under way, and is looked at again once before it counts."""
 
 
 class FolderWatch(Worker):
@@ -147,17 +150,22 @@ class FolderWatch(Worker):
                 self._next_scan = 0.0
                 self._cond.notify_all()
 
-    def report_unreadable(self, slide: Slide, reason: str, retry: float | None = None) -> None:
+    def report_unreadable(self, slide: Slide, reason: str, retry: float | None = None) -> bool:
         """The slideshow could not decode `slide`: skip it until the file changes, or until
-        the first rescan `retry` seconds from now (a web page may load later)."""
+        the first rescan `retry` seconds from now (a web page may load later). False, and
+        nothing skipped, when the file changed since it was looked at: it was rewritten while
+        it was read, and its change is looked at anyway."""
+        if _signature(slide.path) != (slide.mtime_ns, slide.size):
+            return False
         with self._cond:
             if self._slides.get(slide.path) != replace(slide, page=0):
-                return
+                return True
             del self._slides[slide.path]
             self._skip(slide.path, slide.name, (slide.mtime_ns, slide.size), reason)
             if retry is not None:
                 self._retry_at[slide.path] = time.monotonic() + retry
         self._on_change()
+        return True
 
     # --- status ----------------------------------------------------------------------------
 
@@ -188,13 +196,14 @@ class FolderWatch(Worker):
             known = self._pending.get(path)
             since = known.since if known else now
             # Whether a link may be shown at all does not wait for it to settle.
+            burst = False
             if complete or path.is_symlink():
-                quiet = min(now + QUIET_SECONDS, since + BURST_SECONDS)
-                due = now if self._calm(path, now) else quiet
+                burst = not self._calm(path, now)
+                due = min(now + QUIET_SECONDS, since + BURST_SECONDS) if burst else now
             else:
                 due = now + self._settle
             seen = known.seen if known else None
-            self._pending[path] = _Pending(due, complete, seen, since=since)
+            self._pending[path] = _Pending(due, complete, seen, since=since, burst=burst)
             self._cond.notify_all()
 
     def _calm(self, path: Path, now: float) -> bool:
@@ -251,11 +260,7 @@ class FolderWatch(Worker):
         except Exception as error:
             name = self._name(path)
             self.errors.report("the folder watcher (examining a file)", error)
-            try:
-                info = path.stat()
-                signature = (info.st_mtime_ns, info.st_size)
-            except OSError:
-                signature = (0, 0)
+            signature = _signature(path) or (0, 0)
             reason = f"cannot examine it ({type(error).__name__}: {printable(str(error))})"
             self._drop(path, name, signature, reason)
 
@@ -348,11 +353,20 @@ class FolderWatch(Worker):
             return
         try:
             found = probe_file(path)
-        except UnreadableImage as error:
-            self._refuse(path, name, signature, item, str(error))
-            return
         except Exception as error:
-            reason = f"cannot read it ({type(error).__name__}: {printable(str(error))})"
+            if _signature(path) != signature:
+                return  # rewritten while it was read: its own events bring it back
+            if item.burst:
+                with self._cond:
+                    again = _Pending(time.monotonic() + QUIET_SECONDS, True, None, item.announce)
+                    self._pending.setdefault(path, again)
+                    self._cond.notify_all()
+                return
+            reason = (
+                str(error)
+                if isinstance(error, UnreadableImage)
+                else f"cannot read it ({type(error).__name__}: {printable(str(error))})"
+            )
             self._refuse(path, name, signature, item, reason)
             return
         new = Slide(path, name, *signature, found.kind, found.pages, seconds=found.seconds)
@@ -450,6 +464,15 @@ class FolderWatch(Worker):
         if self._events is not None:
             self._events.stop(timeout)
             self._events, self._watched = None, None
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    """The file's mtime and size now, or None when it cannot be looked at."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 def _described(found: Probe) -> str:
