@@ -30,6 +30,7 @@ from support import (
     config_text,
     free_port,
     hex_colour,
+    plain_png,
     solid,
     wait_for,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "free_port",
     "hex_colour",
     "media",
+    "plain_png",
     "solid",
     "wait_for",
 ]

@@ -135,20 +135,44 @@ def solid(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (320
     return path
 
 
-def bomb_png(path: Path, side: int = 30000) -> Path:
-    """A real PNG header claiming side×side pixels: 900 megapixels if it were decoded."""
+def _png(path: Path, header: bytes, rows: bytes) -> Path:
+    """A PNG file of an IHDR `header` and compressed `rows`."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (
             struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
         )
 
-    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    rows = zlib.compress(b"\0" * (1 + side // 8) * 16)
     path.write_bytes(
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
     )
     return path
+
+
+def bomb_png(path: Path, side: int = 30000) -> Path:
+    """A real PNG header claiming side×side pixels: 900 megapixels if it were decoded."""
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return _png(path, header, zlib.compress(b"\0" * (1 + side // 8) * 16))
+
+
+PNG_COLOUR_TYPES = {"L": (0, 1), "LA": (4, 2), "RGB": (2, 3), "RGBA": (6, 4)}
+"""The PNG colour type of each mode and its channels."""
+
+
+def plain_png(path: Path, size: tuple[int, int], mode: str = "L", level: int = 128) -> Path:
+    """A whole 8-bit PNG with every channel at one level, written without holding its pixels:
+    even 1×49,000,000 pixels is a small file made in a moment."""
+    width, height = size
+    colour_type, channels = PNG_COLOUR_TYPES[mode]
+    row = b"\0" + bytes([level]) * (width * channels)
+    rows_per_piece = max(1, 1_000_000 // len(row))
+    packer = zlib.compressobj(9)
+    pieces = [
+        packer.compress(row * min(rows_per_piece, height - top))
+        for top in range(0, height, rows_per_piece)
+    ]
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return _png(path, header, b"".join(pieces) + packer.flush())
 
 
 def drop_atomically(folder: Path, name: str, colour: tuple[int, int, int]) -> Path:

@@ -6,11 +6,24 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import BLUE, GREEN, RED, drop_atomically, names, solid, wait_for
+from PIL import Image
+from support import (
+    BLUE,
+    GREEN,
+    RED,
+    Server,
+    StreamReader,
+    config_text,
+    drop_atomically,
+    names,
+    solid,
+    wait_for,
+)
 
 from framecast.render import imaging, kinds
 from framecast.slideshow import watch as watch_module
@@ -123,6 +136,62 @@ def test_a_file_name_cannot_forge_log_lines(
     assert f"Skipped {ESCAPED}: {skipped['reason']}" in messages
     assert any(m.startswith(f"Slide added: good{ESCAPED} (") for m in messages)
     assert all("\n" not in m and "\x1b" not in m for m in messages)
+
+
+def test_a_slide_rewritten_fifty_times_a_second_is_prepared_and_logged_a_bounded_number_of_times(
+    start_server: Callable[..., Server], images: Path, tmp_path: Path
+) -> None:
+    """A camera's snapshot rewritten in place: about one new frame a second (the bound allows
+    twice that, and the first and the last change, for a loaded machine; each change was one),
+    one "changed" line a minute, and the last picture shown."""
+    red, green, blue = (
+        solid(tmp_path / f"{n}.jpg", colour).read_bytes()
+        for n, colour in enumerate((RED, GREEN, BLUE))
+    )
+    camera = images / "camera.jpg"
+    camera.write_bytes(red)
+    server = start_server(config_text(interval=60))
+    stream = StreamReader(server.port)
+    stream.wait_colour(RED)
+    frames_before = stream.count()
+    started = time.monotonic()
+    for n in range(150):
+        camera.write_bytes(green if n % 2 == 0 else red)
+        time.sleep(0.02)
+    burst = time.monotonic() - started
+    camera.write_bytes(blue)
+    stream.wait_colour(BLUE)
+    assert stream.count() - frames_before <= 2 * burst + 2
+    assert server.log().count("Slide changed: camera.jpg") == 1
+    stream.close()
+
+
+def test_a_slide_read_while_it_is_rewritten_is_not_skipped(
+    start_server: Callable[..., Server], images: Path, tmp_path: Path
+) -> None:
+    """A big picture rewritten in place 50 times a second is often read half-written, by the
+    watch or while it is decoded: that says nothing of the file, which stays in the show with
+    no line in the log (it was skipped, then added again, every second or two)."""
+    versions = []
+    for n in range(2):
+        noisy = tmp_path / f"{n}.png"
+        Image.effect_noise((1920, 1080), 60 + n).convert("RGB").save(noisy, compress_level=1)
+        versions.append(noisy.read_bytes())
+    camera = images / "camera.png"
+    camera.write_bytes(versions[0])
+    server = start_server(config_text(interval=60))
+    stream = StreamReader(server.port)
+    wait_for(stream.count, 10, what="a first frame")
+    for n in range(150):
+        camera.write_bytes(versions[n % 2])
+        time.sleep(0.02)
+    solid(camera, BLUE, (1920, 1080))
+    stream.wait_colour(BLUE)
+    log = server.log()
+    assert "Skipped camera.png" not in log
+    assert "Slide added: camera.png" not in log
+    assert server.status()["skipped"] == []
+    stream.close()
 
 
 # --- the worker thread lives on -----------------------------------------------------------------

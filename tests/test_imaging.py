@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from support import BLUE, GREEN, RED, bomb_png, close_to, need_pixman
+from support import BLUE, GREEN, RED, ROOT, bomb_png, close_to, need_pixman, plain_png
 
 from framecast.render import pixman
 from framecast.render.imaging import (
@@ -16,6 +18,7 @@ from framecast.render.imaging import (
     render_slide,
 )
 from framecast.render.kinds import Probe, probe_file
+from framecast.render.motion import first_frame
 from framecast.render.screen_frame import encode_screen
 
 SPEC = RenderSpec(320, 180, "contain", (0, 0, 0), 90)
@@ -113,6 +116,114 @@ def test_decompression_bomb_is_refused_from_its_header(tmp_path: Path) -> None:
     with pytest.raises(UnreadableImage, match="too large"):
         render_slide(path, SPEC)
     assert time.process_time() - started < 0.5, "the bomb was decoded"
+
+
+PREPARE_AND_MEASURE = """
+import sys
+from pathlib import Path
+from framecast.render.imaging import RenderSpec, UnreadableImage, render_slide
+from framecast.render.motion import first_frame
+
+def peak_kib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
+spec = RenderSpec(1920, 1080, sys.argv[2], (0, 0, 0), 80, max_pixels=50_000_000)
+before = peak_kib()
+try:
+    if sys.argv[3] == "animation":
+        first_frame(Path(sys.argv[1]), "animation", spec)
+    else:
+        render_slide(Path(sys.argv[1]), spec)
+    outcome = "shown"
+except UnreadableImage as error:
+    outcome = str(error)
+print((peak_kib() - before) // 1024, outcome)
+"""
+
+
+def prepared_in_a_fresh_process(
+    path: Path, fit: str = "contain", kind: str = "still"
+) -> tuple[int, str]:
+    """Prepare `path` for a 1920×1080 frame in a new process: the growth of its peak resident
+    size (MB), which is that preparation's alone, and "shown" or the reason it was refused."""
+    out = subprocess.run(
+        [sys.executable, "-c", PREPARE_AND_MEASURE, str(path), fit, kind],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    growth, outcome = out.strip().split(" ", 1)
+    return int(growth), outcome
+
+
+def test_a_picture_thinner_than_a_pixel_on_the_frame_is_refused_unread(tmp_path: Path) -> None:
+    """1×10,000,000 grey pixels (10 MB decoded) took 204 MB to prepare: Pillow keeps 8 bytes for
+    every row. On a 1080-high frame it would be a two-hundredth of a pixel wide."""
+    growth, outcome = prepared_in_a_fresh_process(plain_png(tmp_path / "line.png", (1, 10_000_000)))
+    assert outcome == (
+        "too thin to show: 1×10000000 pixels would be under one pixel wide on the 1920×1080 frame"
+    )
+    assert growth < 50
+
+
+@pytest.mark.parametrize(
+    ("mode", "fit", "kind"),
+    [
+        ("RGBA", "contain", "still"),
+        ("LA", "contain", "still"),
+        ("RGBA", "blur", "still"),
+        ("L", "cover", "still"),
+        ("RGBA", "contain", "animation"),
+    ],
+)
+def test_preparing_a_picture_holds_about_ten_bytes_a_pixel(
+    tmp_path: Path, mode: str, fit: str, kind: str
+) -> None:
+    """The README's bound, with 20 MB for the frame and its JPEG. A grey picture with
+    transparency (made RGBA before shrinking), one with transparency under the blur fit and an
+    animation's frame with transparency (both flattened at full size) took 13 bytes a pixel."""
+    path = tmp_path / "picture.png"
+    frames = [Image.new(mode, (4000, 3000), level) for level in (100, 200)]
+    if kind == "animation":
+        frames[0].save(path, save_all=True, append_images=frames[1:], compress_level=1)
+    else:
+        frames[0].save(path, compress_level=1)
+    growth, outcome = prepared_in_a_fresh_process(path, fit, kind)
+    assert outcome == "shown"
+    assert growth < 4000 * 3000 * 10 / 2**20 + 20
+
+
+def test_thin_pictures_show_while_they_are_a_pixel_on_the_frame(tmp_path: Path) -> None:
+    """The limit is the frame's own: a line one pixel wide or high on it shows, a thinner one
+    is refused, and a picture turned by its EXIF is measured as it stands."""
+    assert pixels(
+        render_slide(plain_png(tmp_path / "tall.png", (1, 180), level=250), SPEC)
+    ).size == (
+        320,
+        180,
+    )
+    with pytest.raises(UnreadableImage, match="1×181 pixels would be under one pixel wide on"):
+        render_slide(plain_png(tmp_path / "taller.png", (1, 181)), SPEC)
+    with pytest.raises(UnreadableImage, match="321×1 pixels would be under one pixel high on"):
+        render_slide(plain_png(tmp_path / "wide.png", (321, 1)), SPEC)
+    turned = tmp_path / "turned.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.new("RGB", (2, 500), RED).save(turned, exif=exif)
+    assert pixels(render_slide(turned, SPEC)).size == (320, 180)
+    with pytest.raises(UnreadableImage, match="500×2 pixels would be under one pixel high on"):
+        render_slide(turned, RenderSpec(200, 400, "cover", (0, 0, 0), 90))
+
+
+def test_a_thin_animation_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "line.gif"
+    frames = [Image.new("RGB", (1, 400), colour) for colour in (RED, BLUE)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with pytest.raises(UnreadableImage, match="1×400 pixels would be under one pixel wide"):
+        first_frame(path, "animation", SPEC)
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from support import (
     centre,
     close_to,
     config_text,
+    plain_png,
     solid,
     wait_for,
 )
@@ -262,7 +263,7 @@ def test_healthz_says_503_with_the_reason_when_the_show_is_stuck(
     wait_for(lambda: client.get("/healthz").status_code == 200, 10, what="health again")
 
 
-def test_a_live_server_skips_a_postscript_and_a_too_large_file_and_keeps_streaming(
+def test_a_live_server_skips_a_postscript_a_too_large_and_a_too_thin_file_and_keeps_streaming(
     start_server: Callable[..., Server], images: Path
 ) -> None:
     solid(images / "1.png", RED)
@@ -271,15 +272,20 @@ def test_a_live_server_skips_a_postscript_and_a_too_large_file_and_keeps_streami
     )
     (images / "x.jpg").write_bytes(EPS)
     solid(images / "big.png", GREEN, size=(1200, 1000))
+    plain_png(images / "line.png", (1, 900_000))
     solid(images / "3.png", BLUE)
     stream = StreamReader(server.port)  # watched: an unwatched show renders nothing to refuse
 
     def reasons() -> dict[str, str]:
         return {s["file"]: s["reason"] for s in server.status()["skipped"]}
 
-    wait_for(lambda: len(reasons()) == 2, 10, what="two files skipped")
+    wait_for(lambda: len(reasons()) == 3, 10, what="three files skipped")
     assert reasons()["x.jpg"] == f"not a {SLIDE_FORMAT_NAMES} image"
     assert "over the 1 megapixel limit ([slideshow] max_megapixels)" in reasons()["big.png"]
+    assert reasons()["line.png"] == (
+        "too thin to show: 1×900000 pixels would be under one pixel wide on the 320×180 frame"
+    )
+    assert server.log().count("Skipped line.png: too thin to show") == 1
     wait_for(lambda: close_to(server.snapshot_centre() or (0, 0, 0), BLUE), 10, what="blue")
     assert server.get("/healthz")[0] == 200
     stream.close()

@@ -62,8 +62,8 @@ class RenderSpec:
     background: Colour
     quality: int
     max_pixels: int = 50_000_000
-    """Larger images are refused before decoding. Preparing a slide holds at most about 2.4 times
-    its decoded size (bench/bench_slide_memory.py: 457 MB for a 50 MP PNG with transparency)."""
+    """Larger images are refused before decoding. Preparing a slide holds at most about 10 bytes
+    a pixel (bench/bench_slide_memory.py: 457 MB for a 50 MP PNG with transparency)."""
     rotate: int = 0
     """Degrees the panel is turned clockwise: the picture is composed upright for the panel
     (`upright`) and turned into the width×height frame by `turn`."""
@@ -113,14 +113,21 @@ def render_slide(path: Path, spec: RenderSpec) -> bytes:
     with open_picture(path, spec.max_pixels) as image:
         width, height = image.size
         try:
+            # Before getexif, which decodes a PNG to look for EXIF after its pixels.
+            thin = too_thin(width, height, panel)
+            if thin and too_thin(height, width, panel):
+                raise UnreadableImage(thin)
             orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
             if orientation in _ROTATED_ORIENTATIONS:
                 width, height = height, width
+            thin = too_thin(width, height, panel)
+            if thin:
+                raise UnreadableImage(thin)
             image.draft("RGB", _draft_size(fitted_size(width, height, panel)))
             image.load()
             # exif_transpose copies even an upright image: a whole decoded image more.
             oriented = ImageOps.exif_transpose(image) if orientation != 1 else image
-            frame = turn(_fit_flat(oriented, panel), spec.rotate)
+            frame = turn(fit_flat(oriented, panel), spec.rotate)
         except UnreadableImage:
             raise
         except MemoryError:
@@ -152,17 +159,20 @@ def short_error(error: BaseException) -> str:
     return printable(str(error), 120)
 
 
-def _fit_flat(image: Image.Image, spec: RenderSpec) -> Image.Image:
+def fit_flat(image: Image.Image, spec: RenderSpec) -> Image.Image:
     """The image fitted to the frame and flattened to RGB, shrunk first where it can be: the
-    flattening then works on the small copy, not on a second full-size image."""
-    if image.mode in ("RGBA", "LA", "La", "RGBa") and spec.fit != "blur":
-        rgba = image.convert("RGBA") if image.mode != "RGBA" else image
+    flattening then works on the small copy, not on a second full-size image. Called by the
+    thread preparing a slide or playing an animation."""
+    if image.mode in ("RGBA", "LA", "La", "RGBa"):
+        # Pillow resizes RGBA and LA through a premultiplied copy: LA made RGBA first was one
+        # whole decoded image more. The blurred fill is made from the shrunk copy too.
+        alpha = image if image.mode in ("RGBA", "LA") else image.convert("RGBA")
         size = fitted_size(image.width, image.height, spec)
-        if spec.fit == "contain" and size != image.size:
-            rgba = rgba.resize(size, SLIDE_FILTER, reducing_gap=2.0)
+        if spec.fit in ("contain", "blur") and size != image.size:
+            alpha = alpha.resize(size, SLIDE_FILTER, reducing_gap=2.0)
         elif spec.fit == "cover":
-            rgba = _cover(rgba, (spec.width, spec.height), SLIDE_FILTER)
-        return fit(to_rgb(rgba, spec.background), spec)
+            alpha = _cover(alpha, (spec.width, spec.height), SLIDE_FILTER)
+        return fit(to_rgb(alpha, spec.background), spec)
     return fit(to_rgb(image, spec.background), spec)
 
 
@@ -205,6 +215,24 @@ def open_picture(path: Path, max_pixels: int) -> Image.Image:
         image.close()
         raise UnreadableImage(_too_large(f"{width}×{height} pixels", max_pixels))
     return image
+
+
+def too_thin(width: int, height: int, spec: RenderSpec) -> str | None:
+    """Why a width×height picture is refused unread when it would be under one pixel wide or
+    high contained in the frame (whatever the fit), else None: nothing of it would show, and
+    decoding it costs far more than its pixels, as Pillow keeps 8 bytes for every row and a PNG
+    decoder two whole rows (a 1×49,000,000 PNG took over 1 GB). Called by the thread that
+    prepares a slide."""
+    if width * spec.height < height:
+        side = "wide"
+    elif height * spec.width < width:
+        side = "high"
+    else:
+        return None
+    return (
+        f"too thin to show: {width}×{height} pixels would be under one pixel {side} on the "
+        f"{spec.width}×{spec.height} frame"
+    )
 
 
 def _too_large(size: str, max_pixels: int) -> str:

@@ -21,11 +21,12 @@ from .imaging import (
     RenderSpec,
     UnreadableImage,
     fit,
+    fit_flat,
     fitted_size,
     open_picture,
     readable,
     short_error,
-    to_rgb,
+    too_thin,
 )
 
 SHORTEST_FRAME = 0.02
@@ -67,6 +68,10 @@ class AnimationPlayer:
     def __init__(self, path: Path, spec: RenderSpec) -> None:
         self._image = open_picture(path, spec.max_pixels)
         self._panel = spec.upright
+        thin = too_thin(*self._image.size, self._panel)
+        if thin:
+            self._image.close()
+            raise UnreadableImage(thin)
 
     def frames(self) -> Iterator[TimedFrame]:
         at = 0.0
@@ -81,7 +86,7 @@ class AnimationPlayer:
                 if index == 0:
                     raise UnreadableImage(f"damaged animation ({short_error(error)})") from None
                 return  # a damaged later frame ends the loop, as in a browser
-            picture = fit(to_rgb(self._image, self._panel.background), self._panel)
+            picture = fit_flat(self._image, self._panel)
             if picture is self._image:
                 picture = picture.copy()  # the file's own frame changes at the next seek
             duration = self._image.info.get("duration") or 0

@@ -156,10 +156,11 @@ class FolderPlaylist:
         """Nobody watches the show (or somebody does again): the folder is rescanned seldom."""
         self._watch.set_idle(idle)
 
-    def report_unreadable(self, slide: Slide, reason: str, retry: float | None = None) -> None:
+    def report_unreadable(self, slide: Slide, reason: str, retry: float | None = None) -> bool:
         """The slideshow could not decode `slide`: skip it until the file changes (or, with
-        `retry`, until a rescan that many seconds from now)."""
-        self._watch.report_unreadable(slide, reason, retry)
+        `retry`, until a rescan that many seconds from now). False when the file was rewritten
+        while it was read: it is not skipped, and its new look comes."""
+        return self._watch.report_unreadable(slide, reason, retry)
 
     # --- status ----------------------------------------------------------------------------
 

@@ -43,7 +43,8 @@ REST_CHECK_SECONDS = 30.0
 woken for every slide would cost the CPU of a watched one as channels add up."""
 PREPARING_CHECK_SECONDS = 0.25
 """While the slide to show is still being prepared, look this often whether it took too long
-(the preparer wakes the slideshow as soon as it is ready)."""
+(the preparer wakes the slideshow as soon as it is ready); and while a slide read half-written
+awaits the look at its file's change."""
 STALL_GRACE_SECONDS = 5.0
 
 PlaylistFactory = Callable[[SlideshowSettings, Callable[[], None]], FolderPlaylist]
@@ -268,8 +269,10 @@ class SlideshowSource(Worker):
             return PREPARING_CHECK_SECONDS
         if isinstance(prepared, Refused):
             retry = settings.web.refresh if slide.kind == "web" else None
-            playlist.report_unreadable(slide, prepared.reason, retry)
-            return 0
+            if playlist.report_unreadable(slide, prepared.reason, retry):
+                return 0
+            # Rewritten while it was read: its time runs while its next look is awaited.
+            return PREPARING_CHECK_SECONDS
         if not self._moving.plays(slide, spec):
             self._presenter.show_slide(slide, prepared, settings, spec)
         self._on_screen = slide
@@ -303,8 +306,9 @@ class SlideshowSource(Worker):
                     self._clip_sound(),
                 )
             except UnreadableImage as error:
-                playlist.report_unreadable(slide, str(error))
-                return 0.0
+                if playlist.report_unreadable(slide, str(error)):
+                    return 0.0
+                return PREPARING_CHECK_SECONDS
             self._shown_at = now
         next_at = self._moving.step(now, self._paused)
         if next_at is None:

@@ -19,10 +19,10 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..logtext import printable
+from ..logtext import OncePerMinute, printable
 from ..render.imaging import UnreadableImage
 from ..render.kinds import Probe, probe_file
 from ..supervise import STOP_SECONDS, Worker
@@ -46,6 +46,13 @@ IDLE_RESCAN_SECONDS = 300.0
 """The safety-net rescan of a folder whose show nobody watches: its events still come, and
 twenty channels' rescans every 30 s showed in what unwatched channels cost (docs/benchmarks.md)."""
 MISSING_POLL_SECONDS = 0.5
+QUIET_SECONDS = 0.25
+"""A file whose writing ends again within this time of its last end (a slide rewritten many
+times a second) is looked at once it has been this quiet ..."""
+BURST_SECONDS = 1.0
+"""... or at the latest this long after the first change held back: a file rewritten all the
+time shows its newest picture once a second, not at every write."""
+ENDINGS_KEPT = 1000
 
 
 @dataclass
@@ -54,6 +61,11 @@ class _Pending:
     complete: bool
     seen: tuple[int, int] | None = None
     announce: bool = True
+    since: float = field(default_factory=time.monotonic)
+    """When the first change this look stands for came: it waits no more than BURST_SECONDS."""
+    burst: bool = False
+    """The file's writing ended again within QUIET_SECONDS: a failure to read it may be of a
+    write under way, and is looked at again once before it counts."""
 
 
 class FolderWatch(Worker):
@@ -94,6 +106,11 @@ class FolderWatch(Worker):
         self._retry_at: dict[Path, float] = {}
         """Skipped files to examine again, though unchanged, at the first rescan after then."""
         self._pending: dict[Path, _Pending] = {}
+        self._ended: dict[Path, float] = {}
+        """When each file's writing last ended, to tell a file rewritten in a loop."""
+        self._change_lines = OncePerMinute()
+        self._unlogged: dict[Path, int] = {}
+        """Changes of a file not logged since its last "changed" line."""
         self._folder_exists: bool | None = None
         self._settle = SETTLE_SECONDS
         self._next_scan = 0.0
@@ -133,17 +150,22 @@ class FolderWatch(Worker):
                 self._next_scan = 0.0
                 self._cond.notify_all()
 
-    def report_unreadable(self, slide: Slide, reason: str, retry: float | None = None) -> None:
+    def report_unreadable(self, slide: Slide, reason: str, retry: float | None = None) -> bool:
         """The slideshow could not decode `slide`: skip it until the file changes, or until
-        the first rescan `retry` seconds from now (a web page may load later)."""
+        the first rescan `retry` seconds from now (a web page may load later). False, and
+        nothing skipped, when the file changed since it was looked at: it was rewritten while
+        it was read, and its change is looked at anyway."""
+        if _signature(slide.path) != (slide.mtime_ns, slide.size):
+            return False
         with self._cond:
             if self._slides.get(slide.path) != replace(slide, page=0):
-                return
+                return True
             del self._slides[slide.path]
             self._skip(slide.path, slide.name, (slide.mtime_ns, slide.size), reason)
             if retry is not None:
                 self._retry_at[slide.path] = time.monotonic() + retry
         self._on_change()
+        return True
 
     # --- status ----------------------------------------------------------------------------
 
@@ -167,15 +189,31 @@ class FolderWatch(Worker):
 
     def _file_event(self, path: Path, complete: bool) -> None:
         """Called on the observer thread: look at `path` again, at once when its writing is
-        over, else once it has held still."""
+        over (unless it was over moments ago too: then once it is quiet), else once it has
+        held still."""
         with self._cond:
+            now = time.monotonic()
             known = self._pending.get(path)
+            since = known.since if known else now
             # Whether a link may be shown at all does not wait for it to settle.
-            delay = 0.0 if complete or path.is_symlink() else self._settle
-            self._pending[path] = _Pending(
-                time.monotonic() + delay, complete, known.seen if known else None
-            )
+            burst = False
+            if complete or path.is_symlink():
+                burst = not self._calm(path, now)
+                due = min(now + QUIET_SECONDS, since + BURST_SECONDS) if burst else now
+            else:
+                due = now + self._settle
+            seen = known.seen if known else None
+            self._pending[path] = _Pending(due, complete, seen, since=since, burst=burst)
             self._cond.notify_all()
+
+    def _calm(self, path: Path, now: float) -> bool:
+        """Whether the writing of `path`, over now, had not been over within QUIET_SECONDS
+        (observer thread, lock held)."""
+        last = self._ended.get(path, -math.inf)
+        self._ended[path] = now
+        if len(self._ended) > ENDINGS_KEPT:
+            self._ended = {p: t for p, t in self._ended.items() if now - t < QUIET_SECONDS}
+        return now - last >= QUIET_SECONDS
 
     def _folder_event(self) -> None:
         """Called on the observer thread: the folder or a subfolder came or went: rescan now."""
@@ -222,11 +260,7 @@ class FolderWatch(Worker):
         except Exception as error:
             name = self._name(path)
             self.errors.report("the folder watcher (examining a file)", error)
-            try:
-                info = path.stat()
-                signature = (info.st_mtime_ns, info.st_size)
-            except OSError:
-                signature = (0, 0)
+            signature = _signature(path) or (0, 0)
             reason = f"cannot examine it ({type(error).__name__}: {printable(str(error))})"
             self._drop(path, name, signature, reason)
 
@@ -319,11 +353,20 @@ class FolderWatch(Worker):
             return
         try:
             found = probe_file(path)
-        except UnreadableImage as error:
-            self._refuse(path, name, signature, item, str(error))
-            return
         except Exception as error:
-            reason = f"cannot read it ({type(error).__name__}: {printable(str(error))})"
+            if _signature(path) != signature:
+                return  # rewritten while it was read: its own events bring it back
+            if item.burst:
+                with self._cond:
+                    again = _Pending(time.monotonic() + QUIET_SECONDS, True, None, item.announce)
+                    self._pending.setdefault(path, again)
+                    self._cond.notify_all()
+                return
+            reason = (
+                str(error)
+                if isinstance(error, UnreadableImage)
+                else f"cannot read it ({type(error).__name__}: {printable(str(error))})"
+            )
             self._refuse(path, name, signature, item, reason)
             return
         new = Slide(path, name, *signature, found.kind, found.pages, seconds=found.seconds)
@@ -332,12 +375,23 @@ class FolderWatch(Worker):
             self._retry_at.pop(path, None)
             old = self._slides.get(path)
             self._slides[path] = new
-        if item.announce:
-            verb = "changed" if old else "added"
-            log.info("Slide %s: %s (%s)", verb, printable(name), _described(found))
-            if old is None:
-                self._on_arrival(path)
+        if item.announce and old is None:
+            log.info("Slide added: %s (%s)", printable(name), _described(found))
+            self._on_arrival(path)
+        elif item.announce:
+            self._log_change(path, name, found)
         self._on_change()
+
+    def _log_change(self, path: Path, name: str, found: Probe) -> None:
+        """Log that a slide changed, once a minute at most for a file, saying how often it
+        changed since its last line: a file rewritten all the time would fill the log (worker
+        thread)."""
+        times = self._unlogged.pop(path, 0) + 1
+        if not self._change_lines(str(path)):
+            self._unlogged[path] = times
+            return
+        often = f", {times} times since its last line" if times > 1 else ""
+        log.info("Slide changed: %s (%s)%s", printable(name), _described(found), often)
 
     def _gone(self, path: Path) -> None:
         """`path` is no longer a file to show (worker thread)."""
@@ -378,6 +432,7 @@ class FolderWatch(Worker):
         self._pending.pop(path, None)
         self._skipped.pop(path, None)
         self._retry_at.pop(path, None)
+        self._unlogged.pop(path, None)
         slide = self._slides.pop(path, None)
         if slide is not None:
             log.info("Slide removed: %s", printable(slide.name))
@@ -409,6 +464,15 @@ class FolderWatch(Worker):
         if self._events is not None:
             self._events.stop(timeout)
             self._events, self._watched = None, None
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    """The file's mtime and size now, or None when it cannot be looked at."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 def _described(found: Probe) -> str:
