@@ -42,7 +42,10 @@ def _load() -> Any:
     name = ctypes.util.find_library("pixman-1")
     if name is None or sys.byteorder != "little":
         return None
-    lib = ctypes.CDLL(name)
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError:
+        return None
     for function, args, result in (
         ("pixman_image_create_bits", [c_int, c_int, c_int, c_void_p, c_int], c_void_p),
         ("pixman_image_set_transform", [c_void_p, POINTER(_Transform)], c_int),

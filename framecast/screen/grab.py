@@ -1,13 +1,16 @@
-"""Grabbing one area of the screen with mss, and telling whether anything was drawn there.
+"""Grabbing one area of an X11 screen with mss, and telling from X DAMAGE whether anything was
+drawn there; and what every screen backend shares: the grab, the area, the error, the compare.
 
 Every problem a user can meet — no display, Wayland, the display going away, a monitor or
 region that does not exist — is a ScreenError whose message says what to do. Used by the
-feed's thread only (an X connection belongs to one thread).
+feed's thread only (an X connection belongs to one thread). Importing this module loads no
+library: libc and libxcb are loaded when the X11 backend is chosen (`x11_problem`).
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import os
 import select
@@ -18,12 +21,9 @@ from typing import Any, NoReturn
 import mss
 
 from ..config import ScreenSettings
-from .xdamage import EVERYWHERE, Box, DamageUnavailable, DamageWatch
+from .xdamage import EVERYWHERE, Box, DamageUnavailable, DamageWatch, libraries
 
 log = logging.getLogger(__name__)
-_memcmp = ctypes.CDLL(None).memcmp
-_memcmp.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
-_memcmp.restype = ctypes.c_int
 
 CHECK_SECONDS = 1.0
 """Even when X DAMAGE reports nothing drawn, the screen is grabbed and compared this often: a
@@ -57,8 +57,8 @@ class Grab:
 
 
 class ScreenGrabber:
-    """One mss connection and one damage watch, opened lazily on the capture thread and closed
-    after any error."""
+    """The X11 backend: one mss connection and one damage watch, opened lazily on the capture
+    thread and closed after any error."""
 
     def __init__(self) -> None:
         self._mss: Any = None
@@ -73,7 +73,7 @@ class ScreenGrabber:
             self._mss = _connect()
             self._watch = _watch_damage()
         try:
-            area = _area(self._mss.monitors, settings)
+            area = area_of(self._mss.monitors, settings)
             drawn = EVERYWHERE if self._watch is None else self._watch.drawn()
             same_area = last is not None and last[0] == area.box
             top = _drawn_top(drawn, area.box) if same_area else 0
@@ -166,29 +166,50 @@ def _watch_damage() -> DamageWatch | None:
         return None
 
 
+def x11_problem() -> str | None:
+    """Why the X11 backend cannot run here (no DISPLAY, no X libraries), or None when it can."""
+    if not os.environ.get("DISPLAY"):
+        return no_display()
+    try:
+        libraries()
+        _memcmp()
+    except (DamageUnavailable, OSError) as error:
+        display = os.environ["DISPLAY"]
+        return (
+            f"DISPLAY={display} is set, but the X libraries do not load ({error}): install "
+            "libxcb1 (Debian, Ubuntu, Raspberry Pi OS)"
+        )
+    return None
+
+
+def no_display() -> str:
+    """What to do without DISPLAY: on a Wayland session, where X is not there."""
+    if os.environ.get("WAYLAND_DISPLAY") or os.environ.get("XDG_SESSION_TYPE") == "wayland":
+        return (
+            "This is a Wayland session without X11, and Wayland capture is not supported yet: "
+            'log in with an X11 (Xorg) session (GNOME: "GNOME on Xorg" under the gear on the '
+            "login screen; Raspberry Pi OS: raspi-config, Advanced Options, Wayland, X11), or "
+            "start Framecast with DISPLAY set to an XWayland display"
+        )
+    return (
+        "No display: DISPLAY is not set. Start Framecast inside the desktop session, "
+        "or with DISPLAY=:0"
+    )
+
+
 def _connect() -> Any:
     display = os.environ.get("DISPLAY")
+    if not display:
+        raise ScreenError(no_display())
     try:
         return mss.MSS()
     except Exception as error:
-        if not display and (
-            os.environ.get("WAYLAND_DISPLAY") or os.environ.get("XDG_SESSION_TYPE") == "wayland"
-        ):
-            raise ScreenError(
-                "This is a Wayland session without X11: log in with an X11 (Xorg) session, "
-                "or start Framecast with DISPLAY set to an XWayland display"
-            ) from None
-        if not display:
-            raise ScreenError(
-                "No display: DISPLAY is not set. Start Framecast inside the desktop session, "
-                "or with DISPLAY=:0"
-            ) from None
         raise ScreenError(
             f"Cannot open the display {display} ({error}): is the X server running?"
         ) from None
 
 
-def _area(monitors: list[dict[str, Any]], settings: ScreenSettings) -> Area:
+def area_of(monitors: list[dict[str, Any]], settings: ScreenSettings) -> Area:
     """The monitor and region to grab; raises ScreenError for ones that do not exist."""
     names = [str(m.get("output") or f"monitor {i}") for i, m in enumerate(monitors)]
     choices = f"0 (all), 1 to {len(monitors) - 1}, or one of {', '.join(names[1:])}"
@@ -222,14 +243,27 @@ def _area(monitors: list[dict[str, Any]], settings: ScreenSettings) -> Area:
 
 
 def same_from(new: bytearray, old: bytearray | None, start: int) -> bool:
-    """Whether `new` equals `old` from byte `start` on, compared in place (memcmp): slicing
-    would copy both, and memoryviews compare byte by byte in Python."""
+    """Whether `new` equals `old` from byte `start` on, compared in place: from 0, by the
+    bytearrays' own compare (a memcmp); from further on, by libc's memcmp, as slicing would copy
+    both and memoryviews compare byte by byte. Only the X11 backend, which loaded libc when it
+    was chosen, starts further on."""
     if old is None or len(old) != len(new):
         return False
+    if start <= 0:
+        return new == old
     size = len(new) - start
     if size <= 0:
         return True
     ours = (ctypes.c_char * size).from_buffer(new, start)
     theirs = (ctypes.c_char * size).from_buffer(old, start)
-    difference: int = _memcmp(ours, theirs, size)
+    difference: int = _memcmp()(ours, theirs, size)
     return difference == 0
+
+
+@functools.cache
+def _memcmp() -> Any:
+    """libc's memcmp, loaded on first use; raises OSError where there is no libc to load."""
+    memcmp = ctypes.CDLL(None).memcmp
+    memcmp.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+    memcmp.restype = ctypes.c_int
+    return memcmp

@@ -22,7 +22,7 @@ from ..render.imaging import RenderSpec, encode_jpeg, render_spec, turn
 from ..render.placeholder import render_message
 from ..render.screen_frame import encode_screen
 from ..supervise import STOP_SECONDS, Worker
-from .feed import ScreenFeeds
+from .feed import Look, ScreenFeeds
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
@@ -51,6 +51,7 @@ class ScreenSource(Worker):
         self._lock = threading.Lock()
         self._error: str | None = None
         self._label: str | None = None
+        self._backend: tuple[str | None, str | None] = (None, None)
         self._grabs: list[float] = []
         self._ticked_at = 0.0
 
@@ -84,6 +85,8 @@ class ScreenSource(Worker):
                 "screen_fps": round(fps, 1),
                 "screen_monitor": self._label,
                 "screen_error": self._error,
+                "screen_backend": self._backend[0],
+                "screen_backend_why": self._backend[1],
             }
 
     def run(self) -> None:
@@ -99,7 +102,7 @@ class ScreenSource(Worker):
             while not self.stopping.is_set():
                 self._ticked_at = time.monotonic()
                 settings = self._settings()
-                if feed.key != (settings.screen.monitor, settings.screen.region):
+                if not feed.serves(settings.screen):
                     self._feeds.detach(self, feed)
                     feed, tick, last = self._feeds.attach(self, settings.screen), 0, None
                 feed.attach(self, settings.screen.fps)
@@ -121,6 +124,7 @@ class ScreenSource(Worker):
                         break
                     look = feed.latest()
                 tick = look.tick
+                self._note_backend(look)
                 if look.error is not None or look.grab is None:
                     message = look.error or "no screen yet"
                     self._note_error(message)
@@ -141,6 +145,14 @@ class ScreenSource(Worker):
                     last = (look.version, spec)
         finally:
             self._feeds.detach(self, feed)
+
+    def _note_backend(self, look: Look) -> None:
+        """Keeps the look's backend for /status; logs it when a backend is picked anew."""
+        backend = (look.backend, look.why)
+        with self._lock:
+            changed, self._backend = backend != self._backend, backend
+        if changed and look.backend is not None:
+            log.info("Screen capture uses %s: %s", look.backend, look.why)
 
     def _succeed(self, label: str) -> None:
         with self._lock:

@@ -93,15 +93,19 @@ _DAMAGE = _Extension(b"DAMAGE", 0)
 _lib: tuple[Any, Any] | None = None
 
 
-def _libraries() -> tuple[Any, Any]:
-    """libxcb and libc, with the signatures used here; loaded once."""
+def libraries() -> tuple[Any, Any]:
+    """libxcb and libc, with the signatures used here; loaded once, when first asked for.
+    Raises DamageUnavailable when either does not load."""
     global _lib
     if _lib is None:
         name = ctypes.util.find_library("xcb")
         if name is None:
             raise DamageUnavailable("libxcb is not installed")
-        xcb = ctypes.CDLL(name)
-        libc = ctypes.CDLL(None)
+        try:
+            xcb = ctypes.CDLL(name)
+            libc = ctypes.CDLL(None)
+        except OSError as error:
+            raise DamageUnavailable(f"cannot load libxcb and libc: {error}") from None
         libc.free.argtypes, libc.free.restype = [c_void_p], None
         for function, args, result in (
             ("xcb_connect", [c_char_p, POINTER(c_int)], c_void_p),
@@ -132,7 +136,7 @@ class DamageWatch:
     """
 
     def __init__(self, display: str | None) -> None:
-        self._xcb, self._libc = _libraries()
+        self._xcb, self._libc = libraries()
         self._queued: Box | None = None
         screen = c_int(0)
         self._conn = self._xcb.xcb_connect(display.encode() if display else None, byref(screen))
