@@ -400,10 +400,13 @@ if [ "$desktop" = yes ]; then
     echo "  systemctl --user enable --now framecast"
     exit 0
   fi
-  # The session's display, for the unit; most desktops import it themselves at login.
-  if [ -n "${DISPLAY:-}" ]; then
-    session_vars=(DISPLAY)
-    [ -z "${XAUTHORITY:-}" ] || session_vars+=(XAUTHORITY)
+  # The session's display (X11, or Wayland's socket in XDG_RUNTIME_DIR, which the user's systemd
+  # has already), for the unit; most desktops import them themselves at login.
+  session_vars=()
+  for name in DISPLAY XAUTHORITY WAYLAND_DISPLAY; do
+    [ -z "${!name:-}" ] || session_vars+=("$name")
+  done
+  if [ "${#session_vars[@]}" -gt 0 ]; then
     systemctl --user import-environment "${session_vars[@]}"
     echo "imported ${session_vars[*]} into $user's systemd"
   fi
