@@ -118,9 +118,11 @@ def sway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadlessSway]:
     need_tool("sway", "sway")
     need_tool("swaybg", "swaybg")
     need_tool("grim", "grim")
-    compositor = HeadlessSway(tmp_path_factory.mktemp("sway")).start()
-    yield compositor
-    compositor.stop()
+    compositor = HeadlessSway(tmp_path_factory.mktemp("sway"))
+    try:
+        yield compositor.start()
+    finally:
+        compositor.stop()
 
 
 @pytest.fixture(scope="session")

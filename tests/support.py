@@ -535,7 +535,7 @@ class HeadlessSway:
                 self.process.kill()
                 self.process.wait()
             self.process = None
-        wait_for(lambda: not Path(self.socket).exists(), what="sway's socket gone")
+            wait_for(lambda: not Path(self.socket).exists(), what="sway's socket gone")
 
     def stop(self) -> None:
         self.end()
