@@ -135,9 +135,13 @@ class ScreenSettings:
     """Frames per second to capture; values above MAX_FPS are capped when used."""
     quality: int | None = field(default=None, metadata=checked_by(integer(1, 95)))
     """JPEG quality for screen frames; None = [stream] quality."""
-    backend: str = field(default="auto", metadata=checked_by(choice("auto", "x11", "mss")))
-    """How the screen is captured: "x11" (X DAMAGE: an unchanged screen is not grabbed), "mss"
-    (grab and compare: Windows, macOS), "auto" (x11 where DISPLAY is set and X loads, else mss)."""
+    backend: str = field(
+        default="auto", metadata=checked_by(choice("auto", "x11", "wlroots", "mss"))
+    )
+    """How the screen is captured: "x11" (X DAMAGE: an unchanged screen is not grabbed),
+    "wlroots" (wlr-screencopy with damage: sway, labwc, wayfire), "mss" (grab and compare:
+    Windows, macOS), "auto" (wlroots where the Wayland compositor offers it, else x11 where
+    DISPLAY is set and X loads, else mss)."""
 
 
 @dataclass(frozen=True)

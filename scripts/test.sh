@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on Debian/Ubuntu (Debian's chromium, firefox-esr,
-# webkit2gtk-driver, xvfb and pulseaudio, Node for the Firefox driver, a virtualenv with the pip packages)
+# webkit2gtk-driver, xvfb, sway and pulseaudio, Node for the Firefox driver, a virtualenv with the pip packages)
 # and runs the whole suite: lint, format, types, then every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,9 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
 command -v xsetroot >/dev/null 2>&1 || missing+=(x11-xserver-utils)
+command -v sway >/dev/null 2>&1 || missing+=(sway)
+command -v swaybg >/dev/null 2>&1 || missing+=(swaybg)
+command -v grim >/dev/null 2>&1 || missing+=(grim)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 command -v firefox-esr >/dev/null 2>&1 || missing+=(firefox-esr)
 command -v WebKitWebDriver >/dev/null 2>&1 || missing+=(webkit2gtk-driver)

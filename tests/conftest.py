@@ -10,18 +10,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import CHROMIUM_ARGS, Server, VirtualDisplay, config_text, need_tool, wait_for
+from support import (
+    CHROMIUM_ARGS,
+    HeadlessSway,
+    Server,
+    VirtualDisplay,
+    config_text,
+    need_tool,
+    wait_for,
+)
 
 from framecast.slideshow.folder import FolderPlaylist
 
 FIXTURE_MARKS = {
     "start_server": "live",
     "display": "display",
+    "sway": "wayland",
     "pulse": "sound",
     "browser": "browser",
 }
 """The mark a test gets from a fixture it uses, directly or through other fixtures."""
-TOOLS = ("browser", "sound", "redis", "display")
+TOOLS = ("browser", "sound", "redis", "display", "wayland")
 """Marks of a real tool a test needs; each makes the test `live` too."""
 
 
@@ -100,6 +109,20 @@ def display() -> Iterator[VirtualDisplay]:
     screen = VirtualDisplay().start()
     yield screen
     screen.stop()
+
+
+@pytest.fixture
+def sway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadlessSway]:
+    """A headless sway (wlroots, pixman), 640×360, run by an unprivileged user; stopped at the
+    end."""
+    need_tool("sway", "sway")
+    need_tool("swaybg", "swaybg")
+    need_tool("grim", "grim")
+    compositor = HeadlessSway(tmp_path_factory.mktemp("sway"))
+    try:
+        yield compositor.start()
+    finally:
+        compositor.stop()
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zlib
@@ -439,6 +440,106 @@ class VirtualDisplay:
             Path(f"/tmp/.X{self.number}-lock"),
         ):
             leftover.unlink(missing_ok=True)
+
+
+SWAY_USER = "framecast-test"
+"""The unprivileged user that runs sway when the tests run as root (sway refuses root)."""
+
+
+class HeadlessSway:
+    """A real wlroots compositor: sway with the headless backend and the pixman renderer, one
+    640×360 output HEADLESS-1, run by an unprivileged user (created when missing) with its own
+    XDG_RUNTIME_DIR (mode 700). A process of root reaches it by the socket's absolute path."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.runtime = Path(tempfile.mkdtemp(prefix="framecast-sway-"))
+        self.process: subprocess.Popen[bytes] | None = None
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            if subprocess.run(["id", "-u", SWAY_USER], capture_output=True).returncode != 0:
+                nologin = ["--shell", "/usr/sbin/nologin"]
+                useradd = ["useradd", "--system", "--no-create-home", *nologin, SWAY_USER]
+                subprocess.run(useradd, check=True)
+            shutil.chown(self.runtime, SWAY_USER, SWAY_USER)
+            self.as_user = ["setpriv", "--reuid", SWAY_USER, "--regid", SWAY_USER]
+            self.as_user += ["--clear-groups", "--"]
+        self.runtime.chmod(0o700)
+        self.config = self.runtime / "config"  # where the user can read it
+        self.config.write_text("output HEADLESS-1 resolution 640x360\n")
+        self.config.chmod(0o644)
+
+    @property
+    def socket(self) -> str:
+        """The absolute path of the Wayland socket (WAYLAND_DISPLAY for a client)."""
+        return str(self.runtime / "wayland-1")
+
+    @property
+    def swaysock(self) -> str:
+        return str(next(self.runtime.glob("sway-ipc.*.sock")))
+
+    def start(self) -> HeadlessSway:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(self.runtime),
+            "XDG_RUNTIME_DIR": str(self.runtime),
+            "WLR_BACKENDS": "headless",
+            "WLR_RENDERER": "pixman",
+            "WLR_LIBINPUT_NO_DEVICES": "1",
+        }
+        with (self.work / "sway.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [*self.as_user, "sway", "--config", str(self.config)],
+                env=env,
+                cwd="/",
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        wait_for(
+            lambda: (
+                Path(self.socket).exists()
+                and any(self.runtime.glob("sway-ipc.*.sock"))
+                and self.swaymsg("-t", "get_outputs").returncode == 0
+            ),
+            timeout=15,
+            what="sway",
+        )
+        return self
+
+    def swaymsg(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            ["swaymsg", "-s", self.swaysock, *args], capture_output=True, timeout=10
+        )
+
+    def paint(self, colour: tuple[int, int, int], output: str = "HEADLESS-1") -> None:
+        """A solid background (drawn by swaybg, a client of sway, a moment later)."""
+        run = self.swaymsg("output", output, "bg", hex_colour(colour), "solid_color")
+        assert run.returncode == 0, run.stdout + run.stderr
+
+    def reference(self, output: str = "HEADLESS-1") -> Image.Image:
+        """The output as grim sees it."""
+        env = environment(WAYLAND_DISPLAY=self.socket)
+        run = subprocess.run(
+            ["grim", "-t", "ppm", "-o", output, "-"], env=env, capture_output=True, timeout=10
+        )
+        assert run.returncode == 0, run.stderr
+        return Image.open(io.BytesIO(run.stdout)).convert("RGB")
+
+    def end(self) -> None:
+        """Stops sway (the compositor exiting), keeping its folder for a start again."""
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+            wait_for(lambda: not Path(self.socket).exists(), what="sway's socket gone")
+
+    def stop(self) -> None:
+        self.end()
+        shutil.rmtree(self.runtime, ignore_errors=True)
 
 
 def hex_colour(colour: tuple[int, int, int]) -> str:

@@ -54,7 +54,8 @@ def test_a_backend_that_does_not_exist_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as error:
         parse_settings('[screen]\nbackend = "wayland"\n', Path("."))
     assert str(error.value) == (
-        '[screen] backend = "wayland" is not allowed: expected one of "auto", "x11", "mss"'
+        '[screen] backend = "wayland" is not allowed: '
+        'expected one of "auto", "x11", "wlroots", "mss"'
     )
     channel = parse_settings('[channels.desk]\nbackend = "mss"\n', Path("."))
     assert dict(channel.channels)["desk"].screen.backend == "mss"
@@ -130,7 +131,8 @@ def test_a_wayland_session_without_x_says_what_to_do(start_server: Callable[...,
     server = start_server(env=wayland, text=screen_config("auto"))
     StreamReader(server.port)
     error = wait_for(lambda: server.status()["screen_error"], what="screen_error")
-    assert "Wayland capture is not supported yet" in error
+    assert "only wlroots compositors (sway, labwc, wayfire) can be captured" in error
+    assert "Cannot connect to the Wayland compositor at " in error
     assert "GNOME on Xorg" in error
     status = server.status()
     assert status["screen_backend"] is None

@@ -5,7 +5,10 @@ A backend grabs one area of the screen and says whether anything was drawn since
 grab; the feed does the rest (pace, compare, versions). "x11" is X with DAMAGE, so an unchanged
 screen is not even grabbed; "mss" is mss alone (Windows, macOS, any X display), which grabs and
 compares at the capture rate. "auto" takes X11 when DISPLAY is set and the X libraries load,
-else mss when it can grab. Each backend loads its libraries only when chosen.
+else mss when it can grab. "wlroots" is wlr-screencopy on a Wayland compositor, with damage too;
+"auto" prefers it whenever WAYLAND_DISPLAY is set and the compositor offers it, even where
+DISPLAY is set as well: there DISPLAY is XWayland's, which shows only X programs' windows.
+Each backend loads its libraries only when chosen.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Protocol
 from ..config import ScreenSettings
 from .grab import Grab, ScreenError, ScreenGrabber, x11_problem
 from .plain import PlainGrabber
+from .wlroots import WlrootsGrabber, wayland_display, wlroots_problem
 
 PLAIN_PLATFORMS = {"win32": "Windows", "darwin": "macOS"}
 """Where mss is the way to grab the screen, by `sys.platform`."""
@@ -58,10 +62,28 @@ def choose(asked: str) -> Choice:
         return Choice("x11", '[screen] backend = "x11"', ScreenGrabber())
     if asked == "mss":
         return Choice("mss", '[screen] backend = "mss"', _plain())
+    if asked == "wlroots":
+        wayland = wlroots_problem()
+        if wayland is not None:
+            raise ScreenError(wayland)
+        return Choice("wlroots", '[screen] backend = "wlroots"', WlrootsGrabber())
+    wayland = None
+    if wayland_display() is not None:
+        wayland = wlroots_problem()
+        if wayland is None:
+            why = (
+                f"WAYLAND_DISPLAY={os.environ['WAYLAND_DISPLAY']} is set and the compositor "
+                "offers wlr-screencopy"
+            )
+            if os.environ.get("DISPLAY"):
+                why += f" (DISPLAY={os.environ['DISPLAY']} is XWayland's: only X windows there)"
+            return Choice("wlroots", why, WlrootsGrabber())
     problem = x11_problem()
     if problem is None:
         why = f"DISPLAY={os.environ['DISPLAY']} is set and the X libraries load"
         return Choice("x11", why, ScreenGrabber())
+    if wayland is not None:
+        problem = f"{problem} ({wayland})"
     try:
         plain = _plain()
     except ScreenError as error:

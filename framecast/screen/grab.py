@@ -186,7 +186,8 @@ def no_display() -> str:
     """What to do without DISPLAY: on a Wayland session, where X is not there."""
     if os.environ.get("WAYLAND_DISPLAY") or os.environ.get("XDG_SESSION_TYPE") == "wayland":
         return (
-            "This is a Wayland session without X11, and Wayland capture is not supported yet: "
+            "This is a Wayland session without X11, and only wlroots compositors (sway, labwc, "
+            "wayfire) can be captured on Wayland yet: "
             'log in with an X11 (Xorg) session (GNOME: "GNOME on Xorg" under the gear on the '
             "login screen; Raspberry Pi OS: raspi-config, Advanced Options, Wayland, X11), or "
             "start Framecast with DISPLAY set to an XWayland display"
