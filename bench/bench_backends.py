@@ -1,5 +1,7 @@
 """The screen backends side by side (issue 26): the X11 path (X DAMAGE, then mss) and mss alone,
-on a 1920×1080 Xvfb showing a photo. Run from the repository root, with Xvfb, xsetroot and
+on a 1920×1080 Xvfb showing a photo; and wlroots (wlr-screencopy) on a headless sway at
+1920×1080 showing the same photo, when sway is installed (run as root: sway runs as its own
+user, as in the tests). Run from the repository root, with Xvfb, xsetroot and
 python-xlib installed:
 
     .venv/bin/python bench/bench_backends.py
@@ -13,7 +15,9 @@ painter and clients on core 1:
   CPU, as a share of one core.
 - A change to the wire: the real server at fps = 30, the screen painted a solid colour with
   xsetroot a random 0.15–0.45 s apart, timed from xsetroot's return to the first frame whose
-  centre has the colour at a raw /stream reader.
+  centre has the colour at a raw /stream reader. On sway the colour is set with `swaymsg output
+  ... bg`, which starts a new swaybg client to draw it: its start is in the figure.
+- wlroots has no CPU-per-changed-frame figure: nothing here draws one pixel on sway.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from pathlib import Path
 
 from bench_core import table
 from bench_screen import HEIGHT, WIDTH, Painter, cpu_seconds, per_frame
-from harness import Server, StreamReader, VirtualDisplay, centre, close_to, wait_for
+from harness import HeadlessSway, Server, StreamReader, VirtualDisplay, centre, close_to, wait_for
+from photos import photo
 
 from framecast.config import ScreenSettings
 from framecast.render.imaging import RenderSpec
@@ -84,18 +89,56 @@ def changed_frame_cpu(screen: VirtualDisplay, painter: Painter, name: str) -> li
     return slices
 
 
-def start_server(screen: VirtualDisplay, name: str, work: Path) -> Server:
+def start_server(name: str, work: Path, **env: str) -> Server:
     config = work / f"config-{name}.toml"
     config.write_text(
         f'[stream]\nsource = "screen"\nwidth = {WIDTH}\nheight = {HEIGHT}\nquality = 80\n'
         f'[screen]\nfps = 30\nbackend = "{name}"\n'
     )
-    env = dict(os.environ, DISPLAY=screen.name)
-    return Server(config, wrapper=["taskset", "-c", "0"], env=env).wait_ready()
+    return Server(config, wrapper=["taskset", "-c", "0"], env=dict(os.environ, **env)).wait_ready()
 
 
-def idle_share(screen: VirtualDisplay, server: Server) -> float:
-    """Server plus X server CPU while the screen stands still, % of one core."""
+def measure(
+    screen: VirtualDisplay | HeadlessSway, server: Server, rng: random.Random
+) -> tuple[float, list[float]]:
+    """The unchanged screen's CPU share and the sorted change → wire latencies."""
+    try:
+        reader = StreamReader(server.port)
+        wait_for(reader.latest, what="a frame")
+        idle = idle_share(screen, server)
+        latencies = sorted(wire_latencies(screen, reader, rng))
+        reader.close()
+    finally:
+        server.stop()
+    return idle, latencies
+
+
+def wlroots_row(work: Path, rng: random.Random) -> list[object]:
+    """wlroots on a headless sway at WIDTH×HEIGHT showing a photo."""
+    sway = HeadlessSway(work)
+    sway.config.write_text(f"output HEADLESS-1 resolution {WIDTH}x{HEIGHT}\n")
+    picture = sway.runtime / "photo.png"
+    photo(WIDTH, HEIGHT).save(picture)
+    picture.chmod(0o644)
+    sway.start()
+    assert sway.process is not None
+    os.sched_setaffinity(sway.process.pid, SERVER_CORE)
+    try:
+        sway.swaymsg("output", "HEADLESS-1", "bg", str(picture), "fill")
+        server = start_server("wlroots", work, WAYLAND_DISPLAY=sway.socket)
+        idle, latencies = measure(sway, server, rng)
+    finally:
+        sway.stop()
+    return ["wlroots", "—", f"{idle:.1f}%", *percentiles(latencies)]
+
+
+def percentiles(latencies: list[float]) -> list[str]:
+    p90 = latencies[int(0.9 * (len(latencies) - 1))]
+    return [f"{statistics.median(latencies):.0f}", f"{p90:.0f}", f"{latencies[-1]:.0f}"]
+
+
+def idle_share(screen: VirtualDisplay | HeadlessSway, server: Server) -> float:
+    """Server plus X server (or sway) CPU while the screen stands still, % of one core."""
     assert screen.process is not None
     time.sleep(1.0)
     before = cpu_seconds(server.process.pid) + cpu_seconds(screen.process.pid)
@@ -104,7 +147,9 @@ def idle_share(screen: VirtualDisplay, server: Server) -> float:
     return (after - before) * 100 / IDLE_SECONDS
 
 
-def wire_latencies(screen: VirtualDisplay, reader: StreamReader, rng: random.Random) -> list[float]:
+def wire_latencies(
+    screen: VirtualDisplay | HeadlessSway, reader: StreamReader, rng: random.Random
+) -> list[float]:
     """ms from a painted change to its frame on the wire, `CHANGES` times."""
     latencies = []
     previous = (0, 0, 0)
@@ -158,27 +203,18 @@ def main() -> None:
         os.sched_setaffinity(0, CLIENT_CORE)
         for name in BACKENDS:
             painter.photo()
-            server = start_server(screen, name, work)
-            try:
-                reader = StreamReader(server.port)
-                wait_for(reader.latest, what="a frame")
-                idle = idle_share(screen, server)
-                latencies = sorted(wire_latencies(screen, reader, rng))
-                reader.close()
-            finally:
-                server.stop()
+            idle, latencies = measure(screen, start_server(name, work, DISPLAY=screen.name), rng)
             cpus = changed[name]
-            p90 = latencies[int(0.9 * (len(latencies) - 1))]
             rows.append(
                 [
                     name,
                     f"{statistics.median(cpus):.2f} ({min(cpus):.2f}–{max(cpus):.2f})",
                     f"{idle:.1f}%",
-                    f"{statistics.median(latencies):.0f}",
-                    f"{p90:.0f}",
-                    f"{latencies[-1]:.0f}",
+                    *percentiles(latencies),
                 ]
             )
+        if shutil.which("sway") is not None:
+            rows.append(wlroots_row(work, rng))
     finally:
         screen.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -189,7 +225,7 @@ def main() -> None:
         [
             "backend",
             "CPU ms per changed frame (with X server)",
-            "unchanged screen: CPU, server + X server",
+            "unchanged screen: CPU, server + X server (or sway)",
             "change → wire p50 ms",
             "p90",
             "max",
