@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "framecast"
 LAYERS: list[set[str]] = [
     {""},  # foundations: settings and checks, config watch, hubs, workers, log text, net info
     {"render", "browser", "audio"},
-    {"slideshow", "screen", "manage"},
+    {"slideshow", "screen", "live", "manage"},
     {"shows"},
     {"web"},
     {"relay"},
