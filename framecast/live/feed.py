@@ -270,7 +270,7 @@ def _described(error: BaseException, timeout: float, opening: bool) -> str:
     """What went wrong, for a person: from the error's kind and its text without the file
     name (FFmpeg's errors carry the address, credentials and all)."""
     reason = getattr(error, "strerror", None) or type(error).__name__
-    if isinstance(error, av.error.HTTPError):
+    if isinstance(error, (av.error.HTTPError, av.error.HTTPClientError)):
         return f"the server answers {reason.removeprefix('Server returned ')}"
     if isinstance(error, ConnectionRefusedError):
         return "connection refused: nothing listens at that address and port"
