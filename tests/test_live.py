@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import subprocess
 import textwrap
 from collections.abc import Callable, Iterator
 from io import BytesIO
@@ -29,6 +31,8 @@ from support import (
     in_network_namespace,
     wait_for,
 )
+
+SYSTEM_PYTHON = "/usr/bin/python3"
 
 SECRET = "hunter2-secret"
 ADMIN = "admin-token-for-tests"
@@ -235,3 +239,46 @@ def test_a_host_that_does_not_resolve_says_so() -> None:
     assert status["live_error"].startswith("the host camera.invalid does not resolve")
     assert status["live_connected"] is False
     assert status["live_url"] == "http://***@camera.invalid/live"
+
+
+@pytest.fixture
+def rtsp_camera() -> Iterator[str]:
+    """GStreamer's RTSP server on 127.0.0.1 (tests/rtsp_server.py) sending red as Motion JPEG;
+    its address, with credentials a camera would want."""
+    probe = [SYSTEM_PYTHON, "-c", 'import gi; gi.require_version("GstRtspServer", "1.0")']
+    if subprocess.run(probe, capture_output=True).returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail("gst-rtsp-server is missing: the test command installs it")
+        pytest.skip("apt-get install python3-gi gir1.2-gst-rtsp-server-1.0")
+    port = free_port()
+    script = Path(__file__).with_name("rtsp_server.py")
+    camera = subprocess.Popen(
+        [SYSTEM_PYTHON, str(script), str(port), "dc1e1e"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    try:
+        assert camera.stdout is not None
+        assert camera.stdout.readline().strip() == b"ready"
+        yield f"rtsp://viewer:{SECRET}@127.0.0.1:{port}/live"
+    finally:
+        camera.terminate()
+        camera.wait(10)
+        if camera.stdout is not None:
+            camera.stdout.close()
+
+
+def test_an_rtsp_camera_plays_on_a_tv(
+    rtsp_camera: str, start_server: Callable[..., Server]
+) -> None:
+    server = start_server(url_config(rtsp_camera))
+    tv = StreamReader(server.port)
+    try:
+        tv.wait_colour(RED, timeout=10)
+    finally:
+        tv.close()
+    status = server.status()
+    assert status["live_connected"] is True
+    assert status["live_url"].startswith("rtsp://***@127.0.0.1:")
+    assert SECRET not in server.log()
