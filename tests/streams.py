@@ -71,6 +71,13 @@ def jpeg(colour: Colour, size: tuple[int, int] = (160, 90)) -> bytes:
     return buffer.getvalue()
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A client that hangs up mid-file (a decoder closing its stream) is no error here."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
 class StreamServer:
     """Serves `folder` and the live paths below on a free loopback port, on threads of its own.
 
@@ -114,7 +121,7 @@ class StreamServer:
                 else:
                     super().do_GET()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"

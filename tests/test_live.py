@@ -26,6 +26,8 @@ from support import (
     YELLOW,
     Server,
     StreamReader,
+    centre,
+    close_to,
     config_text,
     free_port,
     in_network_namespace,
@@ -282,3 +284,24 @@ def test_an_rtsp_camera_plays_on_a_tv(
     assert status["live_connected"] is True
     assert status["live_url"].startswith("rtsp://***@127.0.0.1:")
     assert SECRET not in server.log()
+
+
+def test_a_tv_that_comes_later_never_sees_the_picture_of_before(
+    streams: StreamServer, start_server: Callable[..., Server]
+) -> None:
+    server = start_server(url_config(f"{streams.url}/live.mjpeg"))
+    first = StreamReader(server.port)
+    try:
+        first.wait_colour(GREEN)
+    finally:
+        first.close()
+    wait_for(lambda: server.status()["live_connected"] is False, what="the stream closed")
+    streams.colour = BLUE
+    later = StreamReader(server.port)
+    try:
+        later.wait_colour(BLUE)
+        with later._lock:
+            received = [jpeg for _, jpeg in later.frames]
+    finally:
+        later.close()
+    assert not any(close_to(centre(jpeg), GREEN) for jpeg in received)

@@ -36,6 +36,10 @@ MAX_BACKOFF_SECONDS = 4.0
 DRIFT_SECONDS = 1.0
 """A recorded stream's picture more than this behind or ahead of the clock starts its pacing
 afresh (a live stream that paused, a jump in the timestamps) instead of racing or sleeping."""
+PERIOD_SLACK = 0.9
+"""A picture is turned into an image when at least this share of a `max_fps` period has passed
+since the last: a stream at exactly `max_fps` arrives with jitter, and a whole period would drop
+every picture that came a hair early."""
 OPTIONS = {"probesize": "500000", "analyzeduration": "1000000", "rtsp_flags": "prefer_tcp"}
 """FFmpeg's options: a short probe (the first picture comes sooner), RTSP over TCP first."""
 
@@ -258,7 +262,7 @@ class LiveFeed(Worker):
                     if due > now and self.stopping.wait(due - now):
                         return
                     now = time.monotonic()
-                if now < shown_at + 1.0 / wants.max_fps:
+                if now < shown_at + PERIOD_SLACK / wants.max_fps:
                     continue
                 shown_at = now
                 yield frame.to_image()  # type: ignore[no-untyped-call]

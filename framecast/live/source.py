@@ -128,6 +128,8 @@ class LiveSource(Worker):
                 self._publish(look, spec, labels, feed.shown_url)
                 shown = key
         finally:
+            # Nobody watches: a TV that comes later waits for a picture of now, not this one.
+            self._hub.outdate()
             self._feed = None
             self._feeds.detach(self, feed)
 
