@@ -9,13 +9,11 @@ import collections
 import io
 import threading
 import time
-from fractions import Fraction
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import av
-import numpy as np
+from media import clip
 from PIL import Image
 
 Colour = tuple[int, int, int]
@@ -26,11 +24,10 @@ def hls(folder: Path, colours: list[Colour], seconds_each: float = 1.0, fps: int
     """An HLS playlist (VOD) of H.264 segments written by PyAV's "hls" muxer, each colour for
     `seconds_each`; returns the playlist."""
     folder.mkdir(parents=True, exist_ok=True)
-    playlist = folder / "index.m3u8"
     options = {"hls_time": "1", "hls_list_size": "0", "hls_playlist_type": "vod"}
-    with av.open(str(playlist), mode="w", format="hls", options=options) as container:
-        _h264_frames(container, colours, round(seconds_each * fps), fps, (160, 90))
-    return playlist
+    return clip(
+        folder / "index.m3u8", colours, fps, round(seconds_each * fps), fmt="hls", options=options
+    )
 
 
 def mp4(
@@ -40,29 +37,10 @@ def mp4(
     fps: int = 10,
     size: tuple[int, int] = (160, 90),
 ) -> Path:
-    """A progressive MP4 (H.264, moov first so it plays while it downloads)."""
-    with av.open(str(path), mode="w", options={"movflags": "faststart"}) as container:
-        _h264_frames(container, colours, round(seconds_each * fps), fps, size)
-    return path
-
-
-def _h264_frames(
-    container: Any, colours: list[Colour], frames_each: int, fps: int, size: tuple[int, int]
-) -> None:
-    stream = container.add_stream("libx264", rate=fps)
-    stream.width, stream.height = size
-    stream.pix_fmt = "yuv420p"
-    stream.time_base = Fraction(1, fps)
-    stream.options = {"g": str(fps)}
-    number = 0
-    for colour in colours:
-        pixels = np.full((size[1], size[0], 3), colour, dtype=np.uint8)
-        for _ in range(frames_each):
-            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-            frame.pts = number
-            number += 1
-            container.mux(stream.encode(frame))
-    container.mux(stream.encode(None))
+    """A progressive MP4 (H.264, moov first so it plays while it downloads, over a server that
+    answers no range requests)."""
+    options = {"movflags": "faststart"}
+    return clip(path, colours, fps, round(seconds_each * fps), size, options=options)
 
 
 def jpeg(colour: Colour, size: tuple[int, int] = (160, 90)) -> bytes:
