@@ -23,7 +23,7 @@ from ..hub import FrameHub
 from ..render.compose import Labels, finished, overlay_labels
 from ..render.imaging import RenderSpec, fit, render_spec
 from ..render.placeholder import render_message
-from ..supervise import Worker
+from ..supervise import STOP_SECONDS, Worker
 from .feed import LiveFeed, LiveFeeds, Look, Wants
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,9 @@ class LiveSource(Worker):
             # Nobody watches: a TV that comes later waits for a picture of now, not this one.
             self._hub.outdate()
             self._feed = None
-            self._feeds.detach(self, feed)
+            # Half the director's wait for this thread: a feed stuck in a stalled read (until
+            # url_timeout) is left to end by itself, and this thread still ends in time.
+            self._feeds.detach(self, feed, STOP_SECONDS / 2)
 
     def _publish(self, look: Look, spec: RenderSpec, labels: Labels, shown_url: str) -> None:
         """The picture fitted to the upright panel, labelled, turned and encoded without the
