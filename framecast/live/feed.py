@@ -42,6 +42,14 @@ since the last: a stream at exactly `max_fps` arrives with jitter, and a whole p
 every picture that came a hair early."""
 OPTIONS = {"probesize": "500000", "analyzeduration": "1000000", "rtsp_flags": "prefer_tcp"}
 """FFmpeg's options: a short probe (the first picture comes sooner), RTSP over TCP first."""
+PROTOCOLS = {
+    "http": "http,https,tls,tcp,crypto",
+    "https": "http,https,tls,tcp,crypto",
+    "rtsp": "rtsp,rtsps,rtp,srtp,udp,tcp,tls",
+    "rtsps": "rtsp,rtsps,rtp,srtp,udp,tcp,tls",
+}
+"""What FFmpeg may open for an address of each scheme, the parts an HLS playlist or an RTSP
+session name included: never a file of this machine (a playlist listing file:///etc/...)."""
 
 
 SHOWING = ""
@@ -228,7 +236,7 @@ class LiveFeed(Worker):
                 self.url,
                 mode="r",
                 format="v4l2" if not parts.hostname else None,
-                options=OPTIONS,
+                options={**OPTIONS, "protocol_whitelist": PROTOCOLS.get(parts.scheme, "file")},
                 timeout=(timeout, timeout),
             )
         except (av.FFmpegError, OSError) as error:
