@@ -305,3 +305,36 @@ def test_a_tv_that_comes_later_never_sees_the_picture_of_before(
     finally:
         later.close()
     assert not any(close_to(centre(jpeg), GREEN) for jpeg in received)
+
+
+def test_an_announcement_is_drawn_on_the_stream(
+    streams: StreamServer, start_server: Callable[..., Server]
+) -> None:
+    server = start_server(
+        url_config(f"{streams.url}/live.mjpeg", f'\n[admin]\ntoken = "{ADMIN}"\n')
+    )
+    tv = StreamReader(server.port)
+    try:
+        tv.wait_colour(GREEN)
+        body = json.dumps({"text": "Fire drill at noon", "channel": None, "minutes": 1})
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        connection.request(
+            "POST",
+            "/api/admin/announce",
+            body,
+            {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"},
+        )
+        assert connection.getresponse().status == 200
+        connection.close()
+        wait_for(lambda: banner_on(tv.latest()), what="the announcement's band on the picture")
+        assert close_to(centre(tv.latest() or b""), GREEN)
+    finally:
+        tv.close()
+
+
+def banner_on(jpeg: bytes | None) -> bool:
+    """The announcement's red band across the top of the frame."""
+    if jpeg is None:
+        return False
+    image = Image.open(BytesIO(jpeg)).convert("RGB")
+    return close_to(image.getpixel((4, 2)), (200, 30, 30), 40)  # type: ignore[arg-type]
