@@ -70,7 +70,8 @@ class StreamServer:
         self.colour: Colour = (30, 200, 60)
         self.size = (160, 90)
         self.stalled = threading.Event()
-        self.refusing = False
+        self.parts: bytes | None = None
+        """When set, what each part of /live.mjpeg carries instead of a JPEG of `colour`."""
         self.opens: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -128,7 +129,7 @@ class StreamServer:
                 if self.stalled.is_set():
                     self._closing.wait(0.05)
                     continue
-                body = jpeg(self.colour, self.size)
+                body = self.parts or jpeg(self.colour, self.size)
                 handler.wfile.write(
                     f"--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
                     f"Content-Length: {len(body)}\r\n\r\n".encode()

@@ -338,3 +338,23 @@ def banner_on(jpeg: bytes | None) -> bool:
         return False
     image = Image.open(BytesIO(jpeg)).convert("RGB")
     return close_to(image.getpixel((4, 2)), (200, 30, 30), 40)  # type: ignore[arg-type]
+
+
+def test_pictures_that_do_not_decode_show_offline_until_good_ones_come(
+    streams: StreamServer, start_server: Callable[..., Server]
+) -> None:
+    streams.parts = b"\xff\xd8" + bytes(2000) + b"\xff\xd9"  # a JPEG of nothing but zeros
+    server = start_server(url_config(f"{streams.url}/live.mjpeg"))
+    tv = StreamReader(server.port)
+    try:
+        wait_for(
+            lambda: server.status()["live_error"] == "its pictures do not decode (damaged data)",
+            timeout=8,
+            what="the reason",
+        )
+        wait_for(lambda: offline_frame(tv.latest()), what="the offline frame")
+        streams.parts = None
+        tv.wait_colour(GREEN, timeout=8)
+    finally:
+        tv.close()
+    assert server.log().count("its pictures do not decode") == 1

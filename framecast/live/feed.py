@@ -246,34 +246,44 @@ class LiveFeed(Worker):
         self, container: av.container.InputContainer, stream: av.VideoStream, timeout: float
     ) -> Iterator[Image.Image]:
         """The stream's pictures, paced by their timestamps, at most the fastest `max_fps`
-        asked; every frame is decoded (a frame of H.264 needs the ones before it)."""
+        asked; every frame is decoded (a frame of H.264 needs the ones before it). Data that
+        yields no picture for `timeout` s (no keyframe ever) counts as a stall."""
         origin: float | None = None
         shown_at = 0.0
+        pictured_at = time.monotonic()
         try:
-            for frame in container.decode(stream):
+            for packet in container.demux(stream):
                 if self.stopping.is_set():
                     return
-                with self._cond:
-                    self._decoded += 1
-                wants = self._combined()
-                if frame.width * frame.height > wants.max_pixels:
+                frames = packet.decode()
+                if not frames and time.monotonic() > pictured_at + timeout:
                     raise LiveError(
-                        f"too large: {frame.width}×{frame.height} pixels is over the "
-                        f"{wants.max_pixels // 1_000_000} megapixel limit "
-                        "([slideshow] max_megapixels)"
+                        f"no picture for {timeout:g} s although data comes (no keyframe, or "
+                        "pictures that do not decode)"
                     )
-                now = time.monotonic()
-                if frame.time is not None:
-                    due = now if origin is None else origin + frame.time
-                    if origin is None or abs(due - now) > DRIFT_SECONDS:
-                        origin, due = now - frame.time, now
-                    if due > now and self.stopping.wait(due - now):
-                        return
+                for frame in frames:
+                    pictured_at = time.monotonic()
+                    with self._cond:
+                        self._decoded += 1
+                    wants = self._combined()
+                    if frame.width * frame.height > wants.max_pixels:
+                        raise LiveError(
+                            f"too large: {frame.width}×{frame.height} pixels is over the "
+                            f"{wants.max_pixels // 1_000_000} megapixel limit "
+                            "([slideshow] max_megapixels)"
+                        )
                     now = time.monotonic()
-                if now < shown_at + PERIOD_SLACK / wants.max_fps:
-                    continue
-                shown_at = now
-                yield frame.to_image()  # type: ignore[no-untyped-call]
+                    if frame.time is not None:
+                        due = now if origin is None else origin + frame.time
+                        if origin is None or abs(due - now) > DRIFT_SECONDS:
+                            origin, due = now - frame.time, now
+                        if due > now and self.stopping.wait(due - now):
+                            return
+                        now = time.monotonic()
+                    if now < shown_at + PERIOD_SLACK / wants.max_fps:
+                        continue
+                    shown_at = now
+                    yield frame.to_image()  # type: ignore[no-untyped-call]
         except (av.FFmpegError, OSError) as error:
             raise LiveError(_described(error, timeout, opening=False)) from None
 
@@ -291,7 +301,9 @@ def _described(error: BaseException, timeout: float, opening: bool) -> str:
             return f"no answer that FFmpeg could open within {timeout:g} s"
         return f"the stream stalled: nothing came for {timeout:g} s ([stream] url_timeout)"
     if isinstance(error, av.error.InvalidDataError):
-        return "not a video stream: the address answers something else (a web page?)"
+        if opening:
+            return "not a video stream: the address answers something else (a web page?)"
+        return "its pictures do not decode (damaged data)"
     if isinstance(error, FileNotFoundError):
         return "no such device or file"
     if isinstance(error, PermissionError):
