@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 Colour = tuple[int, int, int]
 Region = tuple[int, int, int, int]
@@ -139,6 +140,31 @@ def region(value: Any) -> Region:
     ):
         raise ValueError("[left, top, width, height] in pixels, width and height 1 or more")
     return (value[0], value[1], value[2], value[3])
+
+
+LIVE_SCHEMES = ("http", "https", "rtsp", "rtsps")
+V4L2_DEVICE = re.compile(r"/dev/video[0-9]{1,3}")
+
+
+def live_url(value: Any) -> str:
+    """A camera or stream address FFmpeg opens: http(s) (MJPEG, HLS, MP4), rtsp(s), or a V4L2
+    device. No file: or relative address: a channel's stream is never a file of this machine."""
+    allowed = (
+        "an http://, https:// or rtsp:// address with a host (MJPEG, HLS .m3u8, MP4, a camera), "
+        "or a V4L2 device like /dev/video0"
+    )
+    if not isinstance(value, str) or not value.isprintable() or len(value) > 2000:
+        raise ValueError(allowed)
+    if V4L2_DEVICE.fullmatch(value):
+        return value
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        raise ValueError(allowed) from None
+    if parts.scheme.lower() not in LIVE_SCHEMES or not host or " " in value:
+        raise ValueError(allowed)
+    return value
 
 
 def fps(value: Any) -> float:

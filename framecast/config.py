@@ -32,6 +32,7 @@ from .checks import (
     host_label,
     hosts,
     integer,
+    live_url,
     monitor,
     number,
     quarter_turn,
@@ -40,7 +41,7 @@ from .checks import (
     token,
 )
 from .control import SOURCES, SourceName
-from .logtext import printable
+from .logtext import printable, redacted_url
 
 
 class ConfigError(ValueError):
@@ -91,7 +92,14 @@ class StreamSettings:
     """Degrees the TV panel is turned clockwise (0, 90, 180, 270): frames are composed for the
     turned panel and turned back, so the picture stands upright on it."""
     max_fps: float = field(default=30.0, metadata=checked_by(number(1, 60)))
-    """The most frames per second a clip or an animation is played at; faster ones drop frames."""
+    """The most frames per second a clip, an animation or a live stream is played at; faster ones
+    drop frames."""
+    url: str | None = field(default=None, repr=False, metadata=checked_by(live_url))
+    """What `source = "url"` shows: a camera or stream (http(s) MJPEG, HLS, MP4, rtsp://,
+    /dev/videoN). It may carry credentials: shown only through `redacted_url`."""
+    url_timeout: float = field(default=10.0, metadata=checked_by(number(1, 300)))
+    """Seconds without a packet from `url` before the stream counts as stalled and is opened
+    again; above the longest pause the stream makes on purpose (a Framecast's keepalive)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,8 @@ class SlideshowSettings:
 
 SECRET_KEYS = {"token"}
 """Keys whose values never appear in a message or a log line."""
+URL_KEYS = {"url"}
+"""Keys whose values appear in a message only with their credentials hidden."""
 SHOWN_CHARACTERS = 80
 """A bad value or key is echoed in messages cut to this length: it may be megabytes long."""
 
@@ -297,7 +307,12 @@ def _checked(name: str, raw: Mapping[str, Any], where: str = "") -> dict[str, An
         try:
             values[key] = checks[key](value)
         except ValueError as allowed:
-            shown = "(hidden)" if key in SECRET_KEYS else _show(value)
+            if key in SECRET_KEYS:
+                shown = "(hidden)"
+            elif key in URL_KEYS and isinstance(value, str):
+                shown = _show(redacted_url(value))
+            else:
+                shown = _show(value)
             raise ConfigError(
                 f"{where} {key} = {shown} is not allowed: expected {allowed}"
             ) from None
@@ -359,7 +374,15 @@ def settings_from_tables(raw: Mapping[str, Any], base_dir: Path) -> Settings:
     )
     channels = _channels(raw.get("channels", {}), top, base_dir)
     names = {DEFAULT_CHANNEL, *(name for name, _ in channels)}
-    return replace(top, channels=channels, tvs=_tvs(raw.get("tvs", {}), names))
+    settings = replace(top, channels=channels, tvs=_tvs(raw.get("tvs", {}), names))
+    for name, show in settings.shows().items():
+        if show.stream.source == "url" and show.stream.url is None:
+            where = "[stream]" if name == DEFAULT_CHANNEL else f"[channels.{name}]"
+            raise ConfigError(
+                f'{where} source = "url" needs url = "..." (an http://, https:// or rtsp:// '
+                "address, or a device like /dev/video0), in that table or in [stream]"
+            )
+    return settings
 
 
 def _resolve_folder(slideshow: dict[str, Any], base_dir: Path) -> None:

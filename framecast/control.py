@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-SourceName = Literal["slideshow", "screen"]
-"""What a channel shows: its folder of slides, or this machine's live screen."""
+SourceName = Literal["slideshow", "screen", "url"]
+"""What a channel shows: its folder of slides, this machine's live screen, or a camera or network
+stream (`[stream] url`)."""
 SOURCES: tuple[SourceName, ...] = get_args(SourceName)
 
 Command = Literal["next", "previous", "pause", "resume"]

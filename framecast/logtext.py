@@ -8,8 +8,10 @@ not grow without bound because a client or a file name is long.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
 def printable(text: str, limit: int = 200) -> str:
@@ -25,6 +27,34 @@ def printable(text: str, limit: int = 200) -> str:
         pieces.append(piece)
         length += len(piece)
     return "".join(pieces)
+
+
+SECRET_PARAMETER = re.compile(r"token|pass|pwd|key|secret|auth|sig|credential", re.IGNORECASE)
+"""Query parameters whose values are credentials (`?token=`, `api_key`, `password`, `auth`...)."""
+HIDDEN = "***"
+
+
+def redacted_url(url: str) -> str:
+    """`url` as logs, /status and the admin page show it: user and password, and the values of
+    query parameters named like credentials, replaced by ***; printable and cut short."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return HIDDEN
+    where = parts.netloc
+    if "@" in where:
+        host = f"[{host}]" if ":" in host else host
+        where = f"{HIDDEN}@{host}" + (f":{port}" if port is not None else "")
+    query = urlencode(
+        [
+            (name, HIDDEN if SECRET_PARAMETER.search(name) else value)
+            for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        ],
+        safe="*",
+    )
+    return printable(urlunsplit((parts.scheme, where, parts.path, query, "")), 200)
 
 
 class OncePerMinute:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on Debian/Ubuntu (Debian's chromium, firefox-esr,
-# webkit2gtk-driver, xvfb, sway and pulseaudio, Node for the Firefox driver, a virtualenv with the pip packages)
+# webkit2gtk-driver, xvfb, sway and pulseaudio, GStreamer's RTSP server, Node for the Firefox driver, a virtualenv with the pip packages)
 # and runs the whole suite: lint, format, types, then every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,9 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+# A real RTSP server for the live-source tests: GStreamer's, run by the system's python3.
+python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' >/dev/null 2>&1 \
+  || missing+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
 [ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
 
 [ -x .venv/bin/python ] || python3 -m venv .venv

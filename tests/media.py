@@ -47,15 +47,20 @@ def clip(
     size: tuple[int, int] = (160, 90),
     codec: str | None = None,
     tone_hz: float | None = None,
+    fmt: str | None = None,
+    options: dict[str, str] | None = None,
 ) -> Path:
-    """A clip showing each colour for `frames_each` frames at `fps`: H.264 in .mp4, VP8 in
-    .webm; with `tone_hz`, also a sound track of that sine (AAC, or Vorbis in .webm)."""
+    """A clip showing each colour for `frames_each` frames at `fps`, a keyframe a second: H.264
+    in .mp4, VP8 in .webm; with `tone_hz`, also a sound track of that sine (AAC, or Vorbis in
+    .webm). `fmt` and `options` choose the container and its muxer's options (an HLS playlist:
+    "hls")."""
     codec = codec or ("libvpx" if path.suffix == ".webm" else "libx264")
-    with av.open(str(path), mode="w") as container:
+    with av.open(str(path), mode="w", format=fmt, options=options or {}) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
         stream.time_base = Fraction(1, fps)
+        stream.options = {"g": str(fps)}
         sound = None
         if tone_hz is not None:
             sound = container.add_stream(

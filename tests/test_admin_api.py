@@ -535,6 +535,19 @@ def test_a_channel_switches_to_the_screen_until_its_settings_change(admin: Admin
         admin.framecast.stop()
 
 
+def test_a_channel_without_a_url_is_not_switched_to_a_stream(admin: Admin) -> None:
+    solid(admin.images / "a.png", GREEN)
+    admin.framecast.start()
+    try:
+        path = "/api/admin/channels/default/source"
+        refused = admin.change("POST", path, json={"source": "url"})
+        assert refused.status_code == 400
+        assert "has no [stream] url" in refused.get_json()["error"]
+        assert admin.framecast.status().as_json()["source"] == "slideshow"
+    finally:
+        admin.framecast.stop()
+
+
 def read_only_wrapper(folder: Path) -> list[str]:
     """Runs the server in a mount namespace of its own where `folder` is a read-only mount, as
     `ProtectSystem=strict` leaves a slide folder under a service unit."""

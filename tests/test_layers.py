@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "framecast"
 LAYERS: list[set[str]] = [
     {""},  # foundations: settings and checks, config watch, hubs, workers, log text, net info
     {"render", "browser", "audio"},
-    {"slideshow", "screen", "screen/protocols", "manage"},
+    {"slideshow", "screen", "screen/protocols", "live", "manage"},
     {"shows"},
     {"web"},
     {"relay"},

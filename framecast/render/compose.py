@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from PIL import Image, ImageDraw, ImageFont
 
+from ..announcements import Announcement
+from ..config import OverlaySettings
 from . import pixman
-from .imaging import encode_jpeg, encode_raw
+from .imaging import RenderSpec, encode_jpeg, encode_pixels, encode_raw, turn
 
 PLATE_DARKNESS = 0.35
 """The text sits on a darkened plate of the slide itself, legible on any slide."""
@@ -33,6 +36,24 @@ class Labels:
         return self.clock is None and self.caption is None and self.banner is None
 
 
+def overlay_labels(
+    overlay: OverlaySettings,
+    now: datetime,
+    banner: Announcement | None,
+    caption: str | None = None,
+) -> Labels:
+    """The labels a channel's `[overlay]` settings and its announcement put on a frame at
+    `now`; `caption` is the slide's name, drawn when the overlay asks for it."""
+    return Labels(
+        clock=now.strftime(overlay.clock_format) if overlay.clock else None,
+        clock_corner=overlay.clock or "top-right",
+        caption=caption if overlay.caption == "name" else None,
+        font_size=overlay.font_size,
+        banner=banner.text if banner else None,
+        banner_colour=banner.colour if banner else (0, 0, 0),
+    )
+
+
 def label(frame: Image.Image, labels: Labels) -> Image.Image:
     """A copy of `frame` with its clock in a corner and its caption along the bottom."""
     if labels.empty:
@@ -48,6 +69,16 @@ def label(frame: Image.Image, labels: Labels) -> Image.Image:
     if labels.clock:
         _plate_text(frame, labels.clock, font, labels.clock_corner, margin)
     return frame
+
+
+def finished(picture: Image.Image, labels: Labels, spec: RenderSpec) -> tuple[Image.Image, bytes]:
+    """A moving picture's frame (a clip's, a live stream's), fitted to the upright panel: with
+    its labels, turned for the panel, and encoded without the GIL (they come many times a
+    second); the frame and its JPEG."""
+    frame = turn(label(picture, labels), spec.rotate)
+    rgb = frame if frame.mode == "RGB" else frame.convert("RGB")
+    pixels = memoryview(rgb.tobytes()).cast("B", (rgb.height, rgb.width, 3))
+    return rgb, encode_pixels(pixels, "RGB", spec.quality)
 
 
 def _banner(

@@ -1,8 +1,9 @@
 """A channel's director: keeps the source its settings choose running and the others stopped.
 
-A live source (the screen) runs only while somebody wants the channel's frames, so an unwatched
-screen channel captures nothing; the slideshow runs whenever it is chosen, because a show nobody
-watches still keeps its place by the clock (and costs next to nothing while it rests).
+A live source (the screen, a camera or a stream) runs only while somebody wants the channel's
+frames, so an unwatched screen channel captures nothing; the slideshow runs whenever it is
+chosen, because a show nobody watches still keeps its place by the clock (and costs next to
+nothing while it rests).
 """
 
 from __future__ import annotations
@@ -101,4 +102,6 @@ class SourceDirector(Worker):
 
 
 def _described(source: SourceName) -> str:
+    if source == "url":
+        return "The live stream"
     return "Screen capture" if source == "screen" else f"The {source}"

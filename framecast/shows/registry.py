@@ -18,6 +18,8 @@ from ..browser.engine import PageBrowser
 from ..config import DEFAULT_CHANNEL, Settings
 from ..control import source_name
 from ..hub import FrameHub
+from ..live.feed import LiveFeeds
+from ..logtext import redacted_url
 from ..render.imaging import encode_jpeg, render_spec, turn
 from ..render.placeholder import render_message
 from ..screen.feed import ScreenFeeds
@@ -57,6 +59,8 @@ class ShowRegistry:
         self._gone: dict[str, FrameHub] = {}
         self._screens = ScreenFeeds()
         """One capture per monitor and region, whichever channels show it."""
+        self._streams = LiveFeeds()
+        """One decode per camera or stream address, whichever channels show it."""
         self._stopped = False
 
     # --- owner ------------------------------------------------------------------------------
@@ -100,6 +104,7 @@ class ShowRegistry:
             name,
             settings,
             self._screens,
+            self._streams,
             self._channel_address(name),
             self._pages,
             self._announcements,
@@ -176,9 +181,9 @@ class ShowRegistry:
         show.command(action)
 
     def switch_source(self, name: str, source: str) -> None:
-        """The admin page's switch between "slideshow" and "screen" for one channel, until the
-        channel's settings change; ValueError for another source, KeyError for a channel that
-        does not exist."""
+        """The admin page's switch of one channel's source, until the channel's settings change;
+        ValueError for another source (or "url" for a channel without one), KeyError for a
+        channel that does not exist."""
         chosen = source_name(source)
         with self._lock:
             show = self._shows.get(name)
@@ -206,6 +211,8 @@ class ShowRegistry:
 def _what(settings: Settings) -> str:
     if settings.stream.source == "screen":
         return "the screen"
+    if settings.stream.source == "url":
+        return f"the stream {redacted_url(settings.stream.url or '')}"
     return f"slides from {settings.slideshow.folder}"
 
 

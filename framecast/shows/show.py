@@ -14,6 +14,8 @@ from ..browser.engine import PageBrowser
 from ..config import Settings
 from ..control import SourceName
 from ..hub import FrameHub
+from ..live.feed import LiveFeeds
+from ..live.source import LiveSource
 from ..screen.feed import ScreenFeeds
 from ..screen.source import ScreenSource
 from ..slideshow.renderer import SlideRenderer
@@ -34,10 +36,14 @@ class ShowStatus:
     """The slideshow's fields: slide, slides, skipped, schedule_error, paused, position."""
     screen: dict[str, Any]
     """The screen's fields, while the screen is the source."""
+    live: dict[str, Any]
+    """The live stream's fields (address without credentials, connected, frames, error), while
+    a stream is the source."""
 
     def as_json(self) -> dict[str, Any]:
         return {
             **self.screen,
+            **self.live,
             "source": self.source,
             "source_switched": self.switched,
             "folder": self.folder,
@@ -54,6 +60,7 @@ class Show:
         name: str,
         settings: Settings,
         screens: ScreenFeeds,
+        streams: LiveFeeds,
         address: Callable[[], str],
         pages: PageBrowser | None,
         announcements: Announcements,
@@ -73,12 +80,15 @@ class Show:
             clip_sound=lambda: clip_sound(name),
         )
         self.screen = ScreenSource(self.hub, self.settings, screens)
+        self.live = LiveSource(
+            self.hub, self.settings, streams, lambda: announcements.current(name)
+        )
         self.director = SourceDirector(
             name,
             self.hub,
             self.settings,
-            {"slideshow": self.slideshow, "screen": self.screen},
-            live=frozenset({"screen"}),
+            {"slideshow": self.slideshow, "screen": self.screen, "url": self.live},
+            live=frozenset({"screen", "url"}),
         )
 
     def settings(self) -> Settings:
@@ -103,8 +113,11 @@ class Show:
         self.director.wake()
 
     def switch_source(self, source: SourceName) -> None:
-        """Show `source` until the channel's settings change (the admin page's switch)."""
+        """Show `source` until the channel's settings change (the admin page's switch);
+        ValueError for "url" when the channel has no `url`."""
         configured = self._configured
+        if source == "url" and configured.stream.url is None:
+            raise ValueError(f"channel {self.name} has no [stream] url to show")
         self._switched = source
         self._settings = replace(configured, stream=replace(configured.stream, source=source))
         self.director.wake()
@@ -129,4 +142,5 @@ class Show:
             folder=str(settings.slideshow.folder),
             slideshow=self.slideshow.status(),
             screen=self.screen.status() if source == "screen" else {},
+            live=self.live.status() if source == "url" else {},
         )

@@ -16,8 +16,8 @@ from PIL import Image
 from ..announcements import Announcement
 from ..config import Settings, SlideshowSettings
 from ..hub import FrameHub
-from ..render.compose import Labels, fade, label
-from ..render.imaging import RenderSpec, encode_jpeg, encode_pixels, turn, unturn
+from ..render.compose import Labels, fade, finished, label, overlay_labels
+from ..render.imaging import RenderSpec, encode_jpeg, turn, unturn
 from ..render.placeholder import render_message
 from .folder import FolderPlaylist
 from .ordering import Slide
@@ -65,10 +65,8 @@ class SlidePresenter:
         """Put one frame of a moving slide on the stream: `picture` is fitted to the upright
         panel; it gets the slide's labels, is turned for the panel and encoded without the GIL
         (a clip's frames come many times a second)."""
-        frame = turn(label(picture, self._labels(settings, slide)), spec.rotate)
-        rgb = frame if frame.mode == "RGB" else frame.convert("RGB")
-        pixels = memoryview(rgb.tobytes()).cast("B", (rgb.height, rgb.width, 3))
-        self._hub.publish(encode_pixels(pixels, "RGB", spec.quality), spec.width, spec.height)
+        rgb, jpeg = finished(picture, self._labels(settings, slide), spec)
+        self._hub.publish(jpeg, spec.width, spec.height)
         self._shown, self._shown_image, self._shown_path = ("frame", slide), rgb, slide.path
         self._resting = False
 
@@ -84,15 +82,8 @@ class SlidePresenter:
         self._shown = self._shown_image = None
 
     def _labels(self, settings: Settings, slide: Slide) -> Labels:
-        overlay = settings.overlay
-        banner = self._banner()
-        return Labels(
-            clock=self._clock().strftime(overlay.clock_format) if overlay.clock else None,
-            clock_corner=overlay.clock or "top-right",
-            caption=PurePosixPath(slide.name).stem if overlay.caption == "name" else None,
-            font_size=overlay.font_size,
-            banner=banner.text if banner else None,
-            banner_colour=banner.colour if banner else (0, 0, 0),
+        return overlay_labels(
+            settings.overlay, self._clock(), self._banner(), PurePosixPath(slide.name).stem
         )
 
     def _fade_steps(self, settings: SlideshowSettings) -> int:

@@ -111,6 +111,8 @@ def source(channel: str) -> Response:
         web().channels.switch_source(channel, wanted)
     except KeyError:
         return refusal(404, f"channel {channel} is not running")
+    except ValueError as refused:
+        return refusal(400, str(refused))
     except Unreachable as away:
         return unreachable(away)
     return jsonify(source=wanted, until="the next restart or config edit of this channel")
