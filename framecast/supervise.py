@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -178,3 +179,41 @@ class LoopWorker(Worker):
 
     def run(self) -> None:
         self._loop(self.stopping)
+
+
+class Numbered(Protocol):
+    """A feed's look: numbered by `tick`, one more than the look before it."""
+
+    @property
+    def tick(self) -> int: ...
+
+
+LookT = TypeVar("LookT", bound=Numbered)
+
+
+class SharedFeed(Worker, Generic[LookT]):
+    """A worker whose thread makes numbered looks (a screen area's grabs, a stream's pictures)
+    that the threads of several channels share: each waits for the first look after the one it
+    has. The feed's thread replaces `_look` under `_cond` and notifies; `wait` and `latest` are
+    called by the channels' threads."""
+
+    def __init__(self, name: str, first: LookT) -> None:
+        super().__init__(name)
+        self._cond = threading.Condition()
+        self._look = first
+
+    def wait(self, after_tick: int, timeout: float) -> LookT | None:
+        """The first look after `after_tick`, or None after `timeout` s or once stopping."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._look.tick <= after_tick and not self.stopping.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+            return self._look if self._look.tick > after_tick else None
+
+    def latest(self) -> LookT:
+        """The newest look, at once."""
+        with self._cond:
+            return self._look

@@ -26,7 +26,7 @@ from PIL import Image
 
 from ..logtext import redacted_url
 from ..render.imaging import short_error
-from ..supervise import STOP_SECONDS, Worker
+from ..supervise import STOP_SECONDS, SharedFeed
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class Look:
     offline_since: float | None = None
 
 
-class LiveFeed(Worker):
+class LiveFeed(SharedFeed[Look]):
     """The reading thread of one address, running while any channel is attached.
 
     `attach`, `detach`, `wait` and `latest` are called by the channels' threads, `start` and
@@ -91,12 +91,10 @@ class LiveFeed(Worker):
     """
 
     def __init__(self, url: str) -> None:
-        super().__init__("live-feed")
+        super().__init__("live-feed", Look(0, None, 0, False, None, time.time()))
         self.url = url
         self.shown_url = redacted_url(url)
-        self._cond = threading.Condition()
         self._wants: dict[int, Wants] = {}
-        self._look = Look(0, None, 0, False, None, time.time())
         self._decoded = 0
         self._opens = 0
         self._logged: str | None = None
@@ -110,21 +108,6 @@ class LiveFeed(Worker):
         with self._cond:
             self._wants.pop(id(channel), None)
             return not self._wants
-
-    def wait(self, after_tick: int, timeout: float) -> Look | None:
-        """The first look after `after_tick`, or None after `timeout` s."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._look.tick <= after_tick and not self.stopping.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self._cond.wait(left)
-            return self._look if self._look.tick > after_tick else None
-
-    def latest(self) -> Look:
-        with self._cond:
-            return self._look
 
     def wake(self) -> None:
         with self._cond:

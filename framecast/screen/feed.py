@@ -23,7 +23,7 @@ from typing import Literal
 
 from ..checks import MAX_FPS, Region
 from ..config import ScreenSettings
-from ..supervise import STOP_SECONDS, Worker
+from ..supervise import STOP_SECONDS, SharedFeed
 from .backends import Choice, ScreenBackend, choose
 from .grab import Grab, ScreenError, same_from
 
@@ -50,7 +50,7 @@ class Look:
     why: str | None = None
 
 
-class ScreenFeed(Worker):
+class ScreenFeed(SharedFeed[Look]):
     """The grabbing thread of one area, running while any channel is attached.
 
     `attach`, `detach`, `wait` and `latest` are called by the channels' capture threads, `start`
@@ -59,12 +59,10 @@ class ScreenFeed(Worker):
     """
 
     def __init__(self, key: FeedKey, backend: str = "auto") -> None:
-        super().__init__(f"screen-feed-{key[0]}")
+        super().__init__(f"screen-feed-{key[0]}", Look(0, None, 0))
         self.key = key
         self.backend = backend
-        self._cond = threading.Condition()
         self._rates: dict[int, float] = {}
-        self._look = Look(0, None, 0)
         # Written to when the feed's thread should look at its rates again or stop: it may be
         # asleep in select on the X connection, where a condition cannot reach it. A socket
         # pair, not a pipe: Windows selects on sockets only.
@@ -94,22 +92,6 @@ class ScreenFeed(Worker):
         with self._cond:
             self._rates.pop(id(channel), None)
             return not self._rates
-
-    def wait(self, after_tick: int, timeout: float) -> Look | None:
-        """The first look after `after_tick`, or None after `timeout` s."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._look.tick <= after_tick and not self.stopping.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self._cond.wait(left)
-            return self._look if self._look.tick > after_tick else None
-
-    def latest(self) -> Look:
-        """The newest look, at once."""
-        with self._cond:
-            return self._look
 
     def stop(self, timeout: float = STOP_SECONDS) -> bool:
         """Stop the thread; the wake-up pipe is closed only once it has ended, as until then it
