@@ -89,6 +89,7 @@ def test_a_refused_url_keeps_its_credentials_out_of_the_message() -> None:
         ),
         ("http://u:p@[::1]:81/", "http://***@[::1]:81/"),
         ("/dev/video0", "/dev/video0"),
+        ("redis://framecast:pw@127.0.0.1:6379/0", "redis://***@127.0.0.1:6379/0"),
     ],
 )
 def test_credentials_are_hidden(url: str, shown: str) -> None:

@@ -382,7 +382,7 @@ def test_the_readmes_redis_user_carries_the_show(tmp_path: Path) -> None:
     wrong = RoleServer("edge", url, tmp_path, password="not-the-password")
     try:
         assert wrong.process.wait(30) == 2
-        assert "cannot use Redis at redis://framecast@127.0.0.1" in wrong.log()
+        assert "cannot use Redis at redis://***@127.0.0.1" in wrong.log()
         assert "not-the-password" not in wrong.log()
         origin.wait_ready()
         tv = StreamReader(edge.wait_ready().port)
@@ -409,7 +409,7 @@ def test_a_second_origin_refuses_to_start(relay: Relay) -> None:
     [
         ("http://127.0.0.1:1/0", "is not a Redis URL"),
         ("redis://127.0.0.1:{port}/0", "cannot use Redis at redis://127.0.0.1"),
-        ("redis://:hunter2@127.0.0.1:{port}/0", "cannot use Redis at redis://:***@127.0.0.1"),
+        ("redis://:hunter2@127.0.0.1:{port}/0", "cannot use Redis at redis://***@127.0.0.1"),
     ],
 )
 def test_a_wrong_redis_url_exits_2(tmp_path: Path, url: str, says: str) -> None:

@@ -13,7 +13,6 @@ from PIL import Image
 
 from framecast.config import ServerSettings, Settings, parse_settings
 from framecast.relay import settings_wire, wire
-from framecast.relay.link import without_password
 from framecast.relay.signing import SECRET_VARIABLE, Signer, Unsigned, secret_from_environment
 
 SIGNER = Signer(b"0123456789abcdef-shared")
@@ -180,16 +179,3 @@ def test_the_shared_secret_comes_from_the_environment(
     else:
         with pytest.raises(ValueError, match=r"\$FRAMECAST_RELAY_SECRET"):
             secret_from_environment()
-
-
-@pytest.mark.parametrize(
-    ("url", "shown"),
-    [
-        ("redis://h:6379/0", "redis://h:6379/0"),
-        ("redis://:pw@h:6379/0", "redis://:***@h:6379/0"),
-        ("redis://framecast:pw@h/0", "redis://framecast:***@h/0"),
-        ("rediss://u:p%40ss@h:1/2", "rediss://u:***@h:1/2"),
-    ],
-)
-def test_a_password_is_never_shown(url: str, shown: str) -> None:
-    assert without_password(url) == shown

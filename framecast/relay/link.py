@@ -14,11 +14,11 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.client import Pipeline
 
+from ..logtext import redacted_url
 from .signing import Signer
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,9 @@ class RelayLink:
 
 def connect(url: str, secret: bytes) -> RelayLink:
     """A client for `url`, checked by a PING (called once, on the main thread at start).
-    A password in `url` or in `$FRAMECAST_REDIS_PASSWORD` is never written to the log."""
-    shown = without_password(url)
+    A user and password in `url`, or `$FRAMECAST_REDIS_PASSWORD`, are never written to the
+    log."""
+    shown = redacted_url(url)
     try:
         client = redis.Redis.from_url(
             url,
@@ -90,20 +91,6 @@ def connect(url: str, secret: bytes) -> RelayLink:
         client.close()
         raise RelayError(f"cannot use Redis at {shown}: {error}") from None
     return RelayLink(client, Signer(secret))
-
-
-def without_password(url: str) -> str:
-    """`url` with any password in it written as `***`."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-    except ValueError:
-        return "(an unreadable URL)"
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
 
 
 class BulkLimit:
