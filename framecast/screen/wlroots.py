@@ -52,7 +52,11 @@ def wlroots_problem() -> str | None:
     except ScreenError as error:
         return str(error)
     except (ImportError, OSError) as error:
-        return f"pywayland does not load ({error}): install it (pip install pywayland)"
+        return (
+            f"pywayland does not load ({error}): install it with .venv/bin/pip install pywayland"
+            " (it has wheels for x86-64 only; elsewhere, such as a Raspberry Pi, it is built:"
+            " sudo apt-get install gcc python3-dev libffi-dev libwayland-dev first)"
+        )
     connection.close()
     return None
 
