@@ -96,3 +96,37 @@ def test_a_phone_runs_the_show(
     finally:
         context.close()
         stream.close()
+
+
+def test_a_channel_with_a_stream_address_can_be_switched_to_it_and_back(
+    start_server: Any, browser: Any
+) -> None:
+    """The "Stream" button shows only on a channel with a `url`, pressed while it shows it."""
+    cam = '\n[channels.cam]\nsource = "url"\nurl = "http://127.0.0.1:1/camera"\n'
+    server: Server = start_server(text=config_text() + cam + f'\n[admin]\ntoken = "{ADMIN}"\n')
+    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    try:
+        page.goto(server.url + "/admin")
+        page.fill("#token", ADMIN)
+        page.click("#login button[type=submit]")
+        page.wait_for_selector(".channel[data-channel='cam']")
+        default = ".channel[data-channel='default'] .source button[data-source='url']"
+        camera = ".channel[data-channel='cam'] .source button[data-source='url']"
+        assert page.is_hidden(default)
+        assert page.get_attribute(camera, "aria-pressed") == "true"
+        page.click(".channel[data-channel='cam'] .source button[data-source='slideshow']")
+        page.wait_for_selector("#message:has-text('cam shows the slides')")
+        wait_for(
+            lambda: server.status()["channels"]["cam"]["source"] == "slideshow",
+            what="the switch to slides",
+        )
+        page.click(camera)
+        page.wait_for_selector("#message:has-text('cam shows the stream')")
+        assert page.get_attribute(camera, "aria-pressed") == "true"
+        wait_for(
+            lambda: server.status()["channels"]["cam"]["source"] == "url",
+            what="the switch back to the stream",
+        )
+    finally:
+        context.close()

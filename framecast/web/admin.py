@@ -90,6 +90,7 @@ def channel_list() -> Response:
                 "name": name,
                 "url": address if name == DEFAULT_CHANNEL else f"{address}c/{name}/",
                 "source": state.get("source", show.stream.source),
+                "stream": show.stream.url is not None,
                 "folder": str(show.slideshow.folder),
                 "slide": state.get("slide"),
                 "slides": state.get("slides", 0),

@@ -107,6 +107,8 @@
     }
     var sources = card.querySelectorAll(".source button");
     for (var s = 0; s < sources.length; s++) {
+      // "Stream" only for a channel with a camera or stream address ([stream] url).
+      sources[s].hidden = sources[s].getAttribute("data-source") === "url" && !channel.stream;
       sources[s].setAttribute("aria-pressed", String(sources[s].getAttribute("data-source") === channel.source));
       sources[s].addEventListener("click", switchSource(channel.name, card, sources[s]));
     }
@@ -145,7 +147,8 @@
         for (var i = 0; i < buttons.length; i++) {
           buttons[i].setAttribute("aria-pressed", String(buttons[i] === pressed));
         }
-        say(name + " shows the " + (source === "screen" ? "screen" : "slides"));
+        var shown = { screen: "screen", url: "stream" }[source] || "slides";
+        say(name + " shows the " + shown);
         setTimeout(function () { refreshThumbnail(card, name); }, 700);
       });
     };
