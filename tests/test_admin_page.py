@@ -37,6 +37,13 @@ def top_pixel(stream: StreamReader) -> tuple[int, ...]:
         return tuple(image.convert("RGB").getpixel((image.width // 2, 2)))
 
 
+def log_in(page: Any, server: Server) -> None:
+    """Open the admin page and log in with the admin token, as a person would."""
+    page.goto(server.url + "/admin")
+    page.fill("#token", ADMIN)
+    page.click("#login button[type=submit]")
+
+
 def test_a_phone_runs_the_show(
     tmp_path: Path, images: Path, start_server: Any, browser: Any
 ) -> None:
@@ -48,9 +55,7 @@ def test_a_phone_runs_the_show(
     context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
     page = context.new_page()
     try:
-        page.goto(server.url + "/admin")
-        page.fill("#token", ADMIN)
-        page.click("#login button[type=submit]")
+        log_in(page, server)
         page.wait_for_selector(".channel")
         assert page.evaluate("document.documentElement.scrollWidth") <= 360, "fits a phone"
 
@@ -107,9 +112,7 @@ def test_a_channel_with_a_stream_address_can_be_switched_to_it_and_back(
     context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
     page = context.new_page()
     try:
-        page.goto(server.url + "/admin")
-        page.fill("#token", ADMIN)
-        page.click("#login button[type=submit]")
+        log_in(page, server)
         page.wait_for_selector(".channel[data-channel='cam']")
         default = ".channel[data-channel='default'] .source button[data-source='url']"
         camera = ".channel[data-channel='cam'] .source button[data-source='url']"

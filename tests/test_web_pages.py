@@ -58,6 +58,15 @@ def shortcut(folder: Path, name: str, url: str) -> Path:
     return path
 
 
+def wait_snapshot(server: Server, colour: tuple[int, int, int], what: str) -> None:
+    """Until the channel's snapshot shows `colour` (a web page is drawn within 30 s)."""
+    wait_for(
+        lambda: (c := server.snapshot_centre()) is not None and close_to(c, colour),
+        timeout=30,
+        what=what,
+    )
+
+
 def skipped(server: Server) -> dict[str, str]:
     return {item["file"]: item["reason"] for item in server.status()["skipped"]}
 
@@ -190,11 +199,7 @@ def test_a_page_that_never_finishes_loading_is_drawn_as_it_is(
     pages.colour = BLUE
     shortcut(images, "board.url", pages.url + "/never-loads")
     server = start_server(extra=WEB + "timeout = 4\napi = true\nallow_private = true\n")
-    wait_for(
-        lambda: (c := server.snapshot_centre()) is not None and close_to(c, BLUE),
-        timeout=30,
-        what="the page on screen",
-    )
+    wait_snapshot(server, BLUE, "the page on screen")
     assert "board.url" not in skipped(server)
     assert "Web slide board.url: drawn before it finished loading" in server.log()
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
@@ -214,11 +219,7 @@ def test_a_page_opening_hundreds_of_popups_opens_none_and_writes_no_log_line(
     pages.colour = YELLOW
     shortcut(images, "flood.url", pages.url + "/popup-flood")
     server = start_server(extra=WEB + "api = true\nallow_private = true\n")
-    wait_for(
-        lambda: (c := server.snapshot_centre()) is not None and close_to(c, YELLOW),
-        timeout=30,
-        what="the web slide on screen",
-    )
+    wait_snapshot(server, YELLOW, "the web slide on screen")
     code, body = server.get(f"/api/screenshot?url={pages.url}/popup-flood&width=200&height=100")
     assert code == 200, body
     assert close_to(centre_of(body), YELLOW)
